@@ -1,0 +1,352 @@
+// The JavaScript face of the fiber core: a FiberHandle class and a few functions, nothing else.
+// All validation, error classes and greenlet semantics live in src/fiber.ts; this file returns
+// status codes and never throws, so no misuse from JavaScript can crash the process.
+//
+// Rules every function here keeps (each breaks the process if broken):
+//  - No napi_open_handle_scope on any path that can switch fibers: N-API checks that a callback
+//    leaves the env's handle-scope count as it found it, and a switch interleaves two callbacks
+//    of the same env. V8 HandleScopes are used instead; they are per thread.
+//  - A fiber's own handle is never held on its own stack while it is suspended, so a suspended
+//    fiber nobody references can be collected (and then unwound, see Orphan).
+#include <napi.h>
+#include <uv.h>
+#include <v8.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "fiber_core.h"
+
+namespace greenfiber {
+namespace {
+
+// Status codes returned by transfer(); src/fiber.ts turns them into FiberError messages.
+enum TransferStatus : int32_t {
+  kOk = 0,
+  kNotAHandle = 1,
+  kForeign = 2,     // the target belongs to another isolate (worker thread)
+  kIsCurrent = 3,   // the target is the fiber that is running
+  kDead = 4,
+  kNoThread = 5,    // no OS thread could be created for an unstarted target
+  kTornDown = 6,    // the isolate's environment is being torn down
+};
+
+constexpr napi_type_tag kHandleTag = {0x6772656566696265ULL, 0x722d68616e646c65ULL};
+constexpr napi_type_tag kFiberExternalTag = {0x6772656566696265ULL, 0x722d66696265722eULL};
+
+napi_value TaggedExternal(napi_env env, Fiber* fiber) {
+  napi_value external;
+  napi_create_external(env, fiber, nullptr, nullptr, &external);
+  napi_type_tag_object(env, external, &kFiberExternalTag);
+  return external;
+}
+
+bool IsFiberExternal(napi_env env, napi_value value) {
+  bool tagged = false;
+  return napi_check_object_type_tag(env, value, &kFiberExternalTag, &tagged) == napi_ok && tagged;
+}
+
+class FiberHandle;
+
+// Per-environment state (N-API instance data). Lives until the env is gone and every
+// FiberHandle of it was finalized (refs_ counts the env plus one per FiberHandle).
+class Addon : public Host {
+ public:
+  explicit Addon(Napi::Env env) : env_(env) {}
+
+  Fiber* RunEntry(Fiber* fiber) override;
+  void OnRunning(Fiber* fiber) override;
+  void OnSuspended(Fiber* fiber) override;
+  void OnDead(Fiber* fiber) override;
+
+  void Orphan(Fiber* fiber);
+  static void SweepOrphans(uv_async_t* async);
+  static void Cleanup(void* arg);
+  void Unref() {
+    if (--refs_ == 0) delete this;
+  }
+
+  Napi::Env env_;
+  IsolateState* state_ = nullptr;
+  Napi::FunctionReference handle_class_;
+  Napi::FunctionReference entry_;
+  Napi::FunctionReference orphan_;
+  Napi::ObjectReference main_handle_;
+  uv_async_t* sweeper_ = nullptr;
+  std::vector<Fiber*> orphans_;
+  size_t refs_ = 1;
+  bool cleaned_up_ = false;
+
+ private:
+  ~Addon() { delete state_; }
+};
+
+// The JavaScript object behind a Fiber. Weak while its fiber is not running: when it is collected
+// with its fiber suspended, the fiber becomes an orphan and is unwound on the next loop turn.
+class FiberHandle : public Napi::ObjectWrap<FiberHandle> {
+ public:
+  static Napi::Function DefineClass(Napi::Env env) {
+    return Napi::ObjectWrap<FiberHandle>::DefineClass(env, "FiberHandle", {});
+  }
+
+  // new FiberHandle(): a fresh unstarted fiber; new FiberHandle(external): adopts an orphan.
+  explicit FiberHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FiberHandle>(info) {
+    addon_ = info.Env().GetInstanceData<Addon>();
+    if (addon_ == nullptr || addon_->state_ == nullptr) return;  // setup() not called: inert
+    ++addon_->refs_;
+    if (info.Length() > 0 && info[0].IsExternal() && IsFiberExternal(info.Env(), info[0])) {
+      fiber_ = info[0].As<Napi::External<Fiber>>().Data();
+    } else {
+      fiber_ = addon_->state_->NewFiber();
+    }
+    fiber_->host_data = this;
+    napi_type_tag_object(info.Env(), info.This(), &kHandleTag);
+  }
+
+  ~FiberHandle() override {
+    if (addon_ == nullptr) return;
+    if (fiber_ != nullptr) {
+      if (fiber_->state() == FiberState::kSuspended && !addon_->cleaned_up_) {
+        fiber_->host_data = nullptr;
+        addon_->Orphan(fiber_);
+      } else {
+        addon_->state_->Release(fiber_);
+      }
+    }
+    addon_->Unref();
+  }
+
+  static FiberHandle* From(Napi::Env env, Napi::Value value) {
+    if (!value.IsObject()) return nullptr;
+    bool tagged = false;
+    if (napi_check_object_type_tag(env, value, &kHandleTag, &tagged) != napi_ok || !tagged) {
+      return nullptr;
+    }
+    FiberHandle* handle = Napi::ObjectWrap<FiberHandle>::Unwrap(value.As<Napi::Object>());
+    return handle != nullptr && handle->fiber_ != nullptr ? handle : nullptr;
+  }
+
+  Addon* addon_ = nullptr;
+  Fiber* fiber_ = nullptr;
+};
+
+FiberHandle* HandleOf(Fiber* fiber) { return static_cast<FiberHandle*>(fiber->host_data); }
+
+// A running fiber's handle is strong (nothing else may reference it while it runs); a suspended
+// or dead one is weak. The main fiber's handle is always strong (Addon::main_handle_).
+void Addon::OnRunning(Fiber* fiber) {
+  if (!fiber->is_main() && HandleOf(fiber) != nullptr) HandleOf(fiber)->Ref();
+}
+
+void Addon::OnSuspended(Fiber* fiber) {
+  if (!fiber->is_main() && HandleOf(fiber) != nullptr) HandleOf(fiber)->Unref();
+}
+
+Fiber* Addon::RunEntry(Fiber* fiber) {
+  (void)fiber;  // src/fiber.ts knows which fiber starts: it is the current one
+  napi_value entry = entry_.Value();
+  napi_value undefined;
+  napi_get_undefined(env_, &undefined);
+  napi_value result = nullptr;
+  napi_status status = napi_call_function(env_, undefined, entry, 0, nullptr, &result);
+  if (status != napi_ok) {
+    // Only termination gets here (the entry catches everything else). Clear N-API's copy of it
+    // so the next call into this env does not fail.
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env_, &ignored);
+    return nullptr;
+  }
+  FiberHandle* next = FiberHandle::From(env_, Napi::Value(env_, result));
+  return next != nullptr && next->fiber_->owner() == state_ ? next->fiber_ : nullptr;
+}
+
+void Addon::OnDead(Fiber* fiber) { OnSuspended(fiber); }
+
+void Addon::Orphan(Fiber* fiber) {
+  orphans_.push_back(fiber);
+  if (sweeper_ != nullptr) uv_async_send(sweeper_);
+}
+
+// Unwinds collected suspended fibers on the main fiber, outside the GC: each gets a new handle
+// and src/fiber.ts throws FiberExit into it.
+void Addon::SweepOrphans(uv_async_t* async) {
+  Addon* addon = static_cast<Addon*>(async->data);
+  if (addon->cleaned_up_ || addon->orphans_.empty()) return;
+  v8::Isolate* isolate = addon->state_->isolate();
+  v8::HandleScope handle_scope(isolate);
+  Napi::Env env = addon->env_;
+  std::vector<Fiber*> orphans;
+  orphans.swap(addon->orphans_);
+  for (Fiber* fiber : orphans) {
+    if (fiber->state() != FiberState::kSuspended || fiber->host_data != nullptr) continue;
+    napi_value external = TaggedExternal(env, fiber);
+    napi_value handle;
+    if (napi_new_instance(env, addon->handle_class_.Value(), 1, &external, &handle) != napi_ok) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+      addon->orphans_.push_back(fiber);
+      continue;
+    }
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    napi_value result;
+    if (napi_call_function(env, undefined, addon->orphan_.Value(), 1, &handle, &result) !=
+        napi_ok) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+  }
+}
+
+void Addon::Cleanup(void* arg) {
+  Addon* addon = static_cast<Addon*>(arg);
+  addon->state_->Teardown();
+  addon->cleaned_up_ = true;
+  addon->orphans_.clear();
+  if (addon->sweeper_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(addon->sweeper_), [](uv_handle_t* handle) {
+      Addon* owner = static_cast<Addon*>(handle->data);
+      delete reinterpret_cast<uv_async_t*>(handle);
+      owner->Unref();
+    });
+    addon->sweeper_ = nullptr;
+  }
+}
+
+void FinalizeAddon(Napi::Env, Addon* addon) { addon->Unref(); }  // the env's own reference
+
+Addon* AddonOf(const Napi::CallbackInfo& info) { return info.Env().GetInstanceData<Addon>(); }
+
+// setup(entry, orphan, { spinNs, pin }) -> main handle. Once per environment, on its main thread.
+Napi::Value Setup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Addon* addon = AddonOf(info);
+  if (addon->state_ != nullptr) return addon->main_handle_.Value();
+  if (!info[0].IsFunction() || !info[1].IsFunction()) return env.Undefined();
+  HandoffPolicy policy;
+  if (info[2].IsObject()) {
+    Napi::Object options = info[2].As<Napi::Object>();
+    Napi::Value spin = options.Get("spinNs");
+    if (spin.IsNumber()) policy.spin_ns = spin.As<Napi::Number>().Int64Value();
+    policy.pin = options.Get("pin").ToBoolean().Value();
+  }
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  addon->state_ = new IsolateState(isolate, isolate->GetCurrentContext(), addon, policy);
+  addon->entry_ = Napi::Persistent(info[0].As<Napi::Function>());
+  addon->orphan_ = Napi::Persistent(info[1].As<Napi::Function>());
+
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  addon->sweeper_ = new uv_async_t;
+  addon->sweeper_->data = addon;
+  uv_async_init(loop, addon->sweeper_, &Addon::SweepOrphans);
+  uv_unref(reinterpret_cast<uv_handle_t*>(addon->sweeper_));
+  ++addon->refs_;  // released by the sweeper's close callback
+  napi_add_env_cleanup_hook(env, &Addon::Cleanup, addon);
+
+  napi_value external = TaggedExternal(env, addon->state_->main());
+  Napi::Object main = addon->handle_class_.New({Napi::Value(env, external)});
+  addon->main_handle_ = Napi::Persistent(main);
+  return main;
+}
+
+// transfer(handle) -> status. Blocks until some fiber transfers back to the caller.
+Napi::Value Transfer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Addon* addon = AddonOf(info);
+  int32_t status = kOk;
+  FiberHandle* target = FiberHandle::From(env, info[0]);
+  IsolateState* state = addon->state_;
+  if (target == nullptr || state == nullptr) {
+    status = kNotAHandle;
+  } else if (target->fiber_->owner() != state) {
+    status = kForeign;
+  } else if (state->tearing_down() || addon->cleaned_up_) {
+    status = kTornDown;
+  } else if (target->fiber_ == state->current()) {
+    status = kIsCurrent;
+  } else if (target->fiber_->state() == FiberState::kDead ||
+             target->fiber_->state() == FiberState::kRunning) {
+    status = kDead;
+  } else if (!state->Transfer(target->fiber_)) {
+    status = kNoThread;
+  }
+  return Napi::Number::New(env, status);
+}
+
+// state(handle) -> 0 unstarted, 1 running, 2 suspended, 3 dead, -1 not a handle.
+Napi::Value StateOf(const Napi::CallbackInfo& info) {
+  FiberHandle* handle = FiberHandle::From(info.Env(), info[0]);
+  int32_t state = handle == nullptr ? -1 : static_cast<int32_t>(handle->fiber_->state());
+  return Napi::Number::New(info.Env(), state);
+}
+
+// current() -> the handle of the running fiber.
+Napi::Value Current(const Napi::CallbackInfo& info) {
+  Addon* addon = AddonOf(info);
+  if (addon->state_ == nullptr) return info.Env().Undefined();
+  FiberHandle* handle = HandleOf(addon->state_->current());
+  return handle != nullptr ? handle->Value() : info.Env().Undefined();
+}
+
+// stats() -> { threads, idle, started }
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Addon* addon = AddonOf(info);
+  Napi::Object out = Napi::Object::New(env);
+  if (addon->state_ == nullptr) return out;
+  IsolateState::Stats stats = addon->state_->stats();
+  out.Set("threads", Napi::Number::New(env, static_cast<double>(stats.threads)));
+  out.Set("idle", Napi::Number::New(env, static_cast<double>(stats.idle)));
+  out.Set("started", Napi::Number::New(env, static_cast<double>(stats.started)));
+  out.Set("orphans", Napi::Number::New(env, static_cast<double>(addon->orphans_.size())));
+  return out;
+}
+
+// runLoopOnce() -> whether the loop is still alive. Runs one libuv iteration; the caller
+// (src/hub.ts) guarantees it is the main fiber and not inside a loop callback.
+Napi::Value RunLoopOnce(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Addon* addon = AddonOf(info);
+  if (addon->state_ == nullptr || addon->state_->current() != addon->state_->main()) {
+    return Napi::Boolean::New(env, false);
+  }
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  int alive = uv_run(loop, UV_RUN_ONCE);
+  return Napi::Boolean::New(env, alive != 0 || uv_loop_alive(loop) != 0);
+}
+
+// loopAlive() -> whether the loop has anything left that could wake it.
+Napi::Value LoopAlive(const Napi::CallbackInfo& info) {
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(info.Env(), &loop);
+  return Napi::Boolean::New(info.Env(), loop != nullptr && uv_loop_alive(loop) != 0);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  Addon* addon = new Addon(env);
+  env.SetInstanceData<Addon, FinalizeAddon>(addon);
+  Napi::Function handle_class = FiberHandle::DefineClass(env);
+  addon->handle_class_ = Napi::Persistent(handle_class);
+  exports.Set("FiberHandle", handle_class);
+  exports.Set("setup", Napi::Function::New(env, Setup, "setup"));
+  exports.Set("transfer", Napi::Function::New(env, Transfer, "transfer"));
+  exports.Set("state", Napi::Function::New(env, StateOf, "state"));
+  exports.Set("current", Napi::Function::New(env, Current, "current"));
+  exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
+  exports.Set("runLoopOnce", Napi::Function::New(env, RunLoopOnce, "runLoopOnce"));
+  exports.Set("loopAlive", Napi::Function::New(env, LoopAlive, "loopAlive"));
+  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  return exports;
+}
+
+}  // namespace
+}  // namespace greenfiber
+
+static Napi::Object InitGreenfiber(Napi::Env env, Napi::Object exports) {
+  return greenfiber::Init(env, exports);
+}
+
+NODE_API_MODULE(greenfiber, InitGreenfiber)

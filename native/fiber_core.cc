@@ -1,0 +1,250 @@
+// The fiber core: threads, the lock hand-off and the fiber state machine. See fiber_core.h.
+#include "fiber_core.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace greenfiber {
+
+namespace {
+// A fiber thread's stack. V8 gets all of it but kStackReserve for JavaScript (about what Node's
+// main thread gives it); the reserve is for the native frames below V8's stack-limit check, so deep
+// recursion throws RangeError instead of running off the end.
+constexpr size_t kStackSize = 1536 * 1024;
+constexpr size_t kStackReserve = 256 * 1024;
+}  // namespace
+
+// A pooled OS thread. It waits on its baton, runs the fiber it was given, and waits again.
+class Worker {
+ public:
+  explicit Worker(IsolateState* owner) : owner_(owner) {}
+
+  static void* Main(void* arg) {
+    Worker* self = static_cast<Worker*>(arg);
+    pthread_attr_t attr;
+    void* stack_lo = nullptr;
+    size_t stack_size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      pthread_attr_getstack(&attr, &stack_lo, &stack_size);
+      pthread_attr_destroy(&attr);
+    }
+    self->stack_limit_ = reinterpret_cast<uintptr_t>(stack_lo) + kStackReserve;
+    for (;;) {
+      self->baton_.Wait(self->owner_->policy_);
+      // Acquire pairs with the release in Teardown(): exit_ is read after the baton was posted.
+      if (self->exit_.load(std::memory_order_acquire)) break;
+      self->owner_->RunFiber(self);
+    }
+    return nullptr;
+  }
+
+  IsolateState* const owner_;
+  pthread_t thread_{};
+  Baton baton_;
+  Fiber* fiber_ = nullptr;  // the fiber this thread runs; null while pooled
+  uintptr_t stack_limit_ = 0;
+  std::atomic<bool> exit_{false};
+};
+
+Fiber::Fiber(IsolateState* owner, bool is_main) : owner_(owner), is_main_(is_main) {
+  if (is_main) state_ = FiberState::kRunning;
+}
+
+IsolateState::IsolateState(v8::Isolate* isolate, v8::Local<v8::Context> context, Host* host,
+                           HandoffPolicy policy)
+    : isolate_(isolate), context_(isolate, context), host_(host), policy_(policy) {
+  main_ = new Fiber(this, true);
+  current_ = main_;
+  if (policy_.pin) {
+    pinned_cpu_ = sched_getcpu();
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(pinned_cpu_, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  }
+}
+
+IsolateState::~IsolateState() {
+  for (Fiber* fiber : released_) delete fiber;
+  delete main_;
+  for (Worker* worker : all_workers_) delete worker;
+}
+
+Fiber* IsolateState::NewFiber() { return new Fiber(this); }
+
+Baton* IsolateState::BatonOf(Fiber* fiber) {
+  return fiber->is_main_ ? &main_baton_ : &fiber->worker_->baton_;
+}
+
+bool IsolateState::Attach(Fiber* fiber) {
+  Worker* worker;
+  if (!idle_.empty()) {
+    worker = idle_.back();
+    idle_.pop_back();
+  } else {
+    worker = new Worker(this);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, kStackSize);
+    int err = pthread_create(&worker->thread_, &attr, &Worker::Main, worker);
+    pthread_attr_destroy(&attr);
+    if (err != 0) {
+      delete worker;
+      return false;
+    }
+    if (pinned_cpu_ >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(pinned_cpu_, &set);
+      pthread_setaffinity_np(worker->thread_, sizeof(set), &set);
+    }
+    all_workers_.push_back(worker);
+  }
+  worker->fiber_ = fiber;
+  fiber->worker_ = worker;
+  started_.insert(fiber);
+  return true;
+}
+
+void IsolateState::MakeCurrent(Fiber* next) {
+  next->state_ = FiberState::kRunning;
+  current_ = next;
+  host_->OnRunning(next);
+}
+
+void IsolateState::SaveContinuationData(Fiber* fiber) {
+#if V8_MAJOR_VERSION >= 14
+  fiber->continuation_data_.Reset(isolate_, isolate_->GetContinuationPreservedEmbedderDataV2());
+#elif V8_MAJOR_VERSION > 12 || (V8_MAJOR_VERSION == 12 && V8_MINOR_VERSION >= 4)
+  fiber->continuation_data_.Reset(isolate_, isolate_->GetContinuationPreservedEmbedderData());
+#else
+  (void)fiber;  // V8 before 12.4 keeps no continuation data (Node 20 has no AsyncContextFrame)
+#endif
+}
+
+void IsolateState::RestoreContinuationData(Fiber* fiber) {
+#if V8_MAJOR_VERSION >= 14
+  if (!fiber->continuation_data_.IsEmpty()) {
+    isolate_->SetContinuationPreservedEmbedderDataV2(fiber->continuation_data_.Get(isolate_));
+  }
+#elif V8_MAJOR_VERSION > 12 || (V8_MAJOR_VERSION == 12 && V8_MINOR_VERSION >= 4)
+  if (!fiber->continuation_data_.IsEmpty()) {
+    isolate_->SetContinuationPreservedEmbedderData(
+        fiber->continuation_data_.Get(isolate_).As<v8::Value>());
+  }
+#else
+  (void)fiber;
+#endif
+}
+
+bool IsolateState::Transfer(Fiber* target) {
+  Fiber* self = current_;
+  if (target->state_ == FiberState::kUnstarted && !Attach(target)) return false;
+  self->state_ = FiberState::kSuspended;
+  MakeCurrent(target);
+  host_->OnSuspended(self);
+  SaveContinuationData(self);
+  {
+    // Releases the isolate: V8 archives this thread's stack and state until the Unlocker ends.
+    v8::Unlocker unlocker(isolate_);
+    BatonOf(target)->Post();
+    BatonOf(self)->Wait(policy_);
+  }
+  // Whoever handed the isolate back made us current_ before posting our baton.
+  RestoreContinuationData(self);
+  if (self->terminate_on_resume_) {
+    isolate_->TerminateExecution();
+  } else if (self->is_main_ && propagate_termination_) {
+    propagate_termination_ = false;
+    isolate_->TerminateExecution();
+  }
+  return true;
+}
+
+void IsolateState::RunFiber(Worker* worker) {
+  Fiber* next = nullptr;
+  {
+    v8::Locker locker(isolate_);
+    v8::Isolate::Scope isolate_scope(isolate_);
+    isolate_->SetStackLimit(worker->stack_limit_);
+    Fiber* fiber = worker->fiber_;
+    {
+      v8::HandleScope handle_scope(isolate_);
+      v8::Context::Scope context_scope(context_.Get(isolate_));
+      if (fiber->terminate_on_resume_) {
+        next = main_;  // torn down before it ever ran
+      } else {
+        next = host_->RunEntry(fiber);
+      }
+      if (isolate_->IsExecutionTerminating()) {
+        isolate_->CancelTerminateExecution();
+        if (!fiber->terminate_on_resume_) propagate_termination_ = true;
+        next = main_;
+      }
+    }
+    fiber->state_ = FiberState::kDead;
+    fiber->worker_ = nullptr;
+    worker->fiber_ = nullptr;
+    started_.erase(fiber);
+    host_->OnDead(fiber);
+    if (released_.erase(fiber) != 0) delete fiber;
+
+    if (next == nullptr || next->state_ == FiberState::kDead ||
+        next->state_ == FiberState::kRunning ||
+        (next->state_ == FiberState::kUnstarted && !Attach(next))) {
+      next = main_;
+    }
+    MakeCurrent(next);
+    idle_.push_back(worker);
+  }
+  // The isolate is unlocked and exited: hand it over. If `next` was pooled on this very thread's
+  // list it cannot be us: we were pushed after Attach() picked it.
+  BatonOf(next)->Post();
+}
+
+void IsolateState::Release(Fiber* fiber) {
+  fiber->host_data = nullptr;
+  if (fiber->is_main_) return;  // deleted with the IsolateState
+  if (fiber->state_ == FiberState::kUnstarted || fiber->state_ == FiberState::kDead) {
+    delete fiber;
+  } else {
+    released_.insert(fiber);
+  }
+}
+
+void IsolateState::Teardown() {
+  tearing_down_ = true;
+  // Termination runs no JavaScript, so no fiber can start or resume another meanwhile; each one we
+  // resume dies and hands the isolate straight back to us.
+  while (!started_.empty()) {
+    Fiber* fiber = *started_.begin();
+    fiber->terminate_on_resume_ = true;
+    if (fiber->state_ != FiberState::kSuspended) {
+      started_.erase(fiber);  // cannot happen: only the main fiber runs now
+      continue;
+    }
+    Transfer(fiber);
+    isolate_->CancelTerminateExecution();
+  }
+  for (Worker* worker : idle_) {
+    // Release: the worker reads exit_ after its baton wakes it.
+    worker->exit_.store(true, std::memory_order_release);
+    worker->baton_.Post();
+  }
+  {
+    // Pooled threads take no lock on their way out, but a worker still returning from its last
+    // fiber may be between its Locker's release and its next Wait(): unlock so nothing waits on us.
+    v8::Unlocker unlocker(isolate_);
+    for (Worker* worker : all_workers_) pthread_join(worker->thread_, nullptr);
+  }
+  idle_.clear();
+}
+
+IsolateState::Stats IsolateState::stats() const {
+  return Stats{all_workers_.size(), idle_.size(), started_.size()};
+}
+
+}  // namespace greenfiber

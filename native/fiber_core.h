@@ -1,0 +1,148 @@
+// The fiber core: stackful fibers as OS threads that take turns holding one V8 isolate.
+//
+// Design. V8 only knows the stacks of threads it has archived through v8::Locker/v8::Unlocker, so
+// every fiber runs on an OS thread of its own and exactly one thread of an isolate holds the
+// isolate lock at a time. A switch is: the running thread releases the lock (v8::Unlocker), posts
+// the target's baton, and waits on its own; the target takes the lock (v8::Locker) and goes on.
+// The main fiber is the isolate's own thread (Node's main thread, or a worker's thread), which
+// already holds a Locker. Threads of finished fibers park in a pool and are reused.
+//
+// This layer knows V8's lock and isolate, never Node or N-API: the host (binding.cc) supplies the
+// JavaScript entry through the Host interface and owns everything JavaScript-facing.
+#pragma once
+
+#include <v8.h>
+
+#include <atomic>
+#include <cstdint>
+#include <unordered_set>
+#include <vector>
+
+#include "handoff.h"
+
+namespace greenfiber {
+
+class IsolateState;
+class Worker;
+
+enum class FiberState : uint8_t { kUnstarted = 0, kRunning = 1, kSuspended = 2, kDead = 3 };
+
+// One fiber. Owned by the host while unstarted or dead, and by the host and its IsolateState
+// together while started (see IsolateState::started_); deleted by IsolateState::Release().
+class Fiber {
+ public:
+  explicit Fiber(IsolateState* owner, bool is_main = false);
+  Fiber(const Fiber&) = delete;
+  Fiber& operator=(const Fiber&) = delete;
+
+  FiberState state() const { return state_; }
+  bool is_main() const { return is_main_; }
+  IsolateState* owner() const { return owner_; }
+
+  // The host's object for this fiber (binding.cc: the FiberHandle), null once collected.
+  void* host_data = nullptr;
+
+ private:
+  friend class IsolateState;
+  ~Fiber() = default;
+
+  IsolateState* const owner_;
+  const bool is_main_;
+  FiberState state_ = FiberState::kUnstarted;
+  // The thread running this fiber; set while started and not dead (never for the main fiber).
+  Worker* worker_ = nullptr;
+  // Set by Teardown(): when this fiber resumes it terminates its JavaScript instead.
+  bool terminate_on_resume_ = false;
+  // The isolate's continuation-preserved embedder data (Node's AsyncContextFrame) as this fiber
+  // left it when it switched away; V8 keeps one per isolate, so each fiber keeps its own here.
+  v8::Global<v8::Data> continuation_data_;
+};
+
+// What the core needs from its host.
+class Host {
+ public:
+  virtual ~Host() = default;
+  // Runs `fiber`'s JavaScript on its own thread, with the isolate locked and entered and a
+  // HandleScope and Context::Scope open. Returns the fiber to hand the isolate to once it is
+  // dead (its parent), or null for the main fiber.
+  virtual Fiber* RunEntry(Fiber* fiber) = 0;
+  // Called with the lock held as `fiber` starts or resumes running: the host keeps it alive.
+  virtual void OnRunning(Fiber* fiber) = 0;
+  // Called with the lock held as `fiber` suspends: the host may let it be collected now.
+  virtual void OnSuspended(Fiber* fiber) = 0;
+  // Called with the lock held when a started fiber has died, before its thread is reused.
+  virtual void OnDead(Fiber* fiber) = 0;
+};
+
+// Per-isolate state: the main fiber, the current one, the started ones and the thread pool.
+// Every member is read and written only by the thread that holds the isolate lock, except the
+// batons (see handoff.h) and Worker::exit_, which are handed across threads on purpose.
+class IsolateState {
+ public:
+  IsolateState(v8::Isolate* isolate, v8::Local<v8::Context> context, Host* host,
+               HandoffPolicy policy);
+  ~IsolateState();
+
+  v8::Isolate* isolate() const { return isolate_; }
+  Fiber* main() const { return main_; }
+  Fiber* current() const { return current_; }
+  bool tearing_down() const { return tearing_down_; }
+
+  // Creates an unstarted fiber owned by this isolate.
+  Fiber* NewFiber();
+  // Hands the isolate to `target` and blocks until some fiber hands it back to the caller.
+  // Preconditions (checked by the host): the caller is current_, target is unstarted or
+  // suspended and belongs to this isolate. Returns false if no thread could be had for an
+  // unstarted target; nothing changed then.
+  bool Transfer(Fiber* target);
+  // The host no longer references `fiber`: deleted now if it is unstarted or dead, later (when it
+  // dies) if it is started.
+  void Release(Fiber* fiber);
+  // Unwinds nothing and runs no JavaScript: terminates every suspended fiber (their JavaScript
+  // stops as by TerminateExecution, no finally blocks), then joins the pooled threads. Called on
+  // the main fiber when the isolate's environment is torn down.
+  void Teardown();
+
+  struct Stats {
+    size_t threads;    // OS threads alive (running, suspended or pooled)
+    size_t idle;       // pooled threads waiting for a fiber
+    size_t started;    // fibers started and not yet dead
+  };
+  Stats stats() const;
+
+ private:
+  friend class Worker;
+  // Binds a pooled (or new) thread to an unstarted fiber. False if no thread could be created.
+  bool Attach(Fiber* fiber);
+  // The body of a worker thread for one fiber; see Worker::Main.
+  void RunFiber(Worker* worker);
+  // Makes `next` the running fiber after the caller stopped running (lock held).
+  void MakeCurrent(Fiber* next);
+  void SaveContinuationData(Fiber* fiber);
+  void RestoreContinuationData(Fiber* fiber);
+  Baton* BatonOf(Fiber* fiber);
+  void DeleteFiber(Fiber* fiber);
+
+  v8::Isolate* const isolate_;
+  v8::Global<v8::Context> context_;
+  Host* const host_;
+  const HandoffPolicy policy_;
+  int pinned_cpu_ = -1;
+
+  Fiber* main_;
+  Fiber* current_;
+  Baton main_baton_;
+  // Fibers started and not dead (suspended, or running on their thread). Owned jointly with the
+  // host: a fiber the host released is deleted when it leaves this set.
+  std::unordered_set<Fiber*> started_;
+  // Fibers the host released while started; deleted when they die.
+  std::unordered_set<Fiber*> released_;
+  std::vector<Worker*> idle_;
+  std::vector<Worker*> all_workers_;
+  bool tearing_down_ = false;
+  // Set when a fiber's JavaScript was terminated (worker.terminate(), or a terminating
+  // process.exit() in a worker): the main fiber terminates as well when it resumes.
+  bool propagate_termination_ = false;
+};
+
+}  // namespace greenfiber

@@ -1,0 +1,270 @@
+// Fiber: greenlet's switching primitive over the native core. Symmetric switches with values,
+// errors thrown in at the suspension point, finished fibers returning to their parent.
+import { AsyncResource } from 'node:async_hooks';
+import { attach, detach } from './async-context';
+import { binding } from './binding';
+import { FiberError, FiberExit } from './errors';
+
+const enum State {
+  Unstarted = 0,
+  Running = 1,
+  Suspended = 2,
+  Dead = 3,
+}
+
+const enum Kind {
+  Value = 0,
+  Throw = 1,
+}
+
+// Native transfer statuses (native/binding.cc TransferStatus).
+const transferFailures: Record<number, string> = {
+  1: 'is not a usable fiber',
+  2: 'belongs to another thread (each worker_thread has its own fibers); create fibers on the thread that switches to them',
+  3: 'is already running: it is the current fiber. To let other fibers run, switch to another one (for example its parent)',
+  4: 'is dead: it has finished and cannot be switched to again. Check `fiber.dead` first, or create a new Fiber',
+  5: 'could not get an OS thread: the system refused to create one (see `ulimit -u`, vm.max_map_count and threads-max)',
+  6: 'cannot run: its isolate is shutting down',
+};
+
+// The value in flight between two fibers. Exactly one switch is in flight at a time per isolate,
+// so one slot serves them all: the sender fills it just before the native transfer, the receiver
+// empties it first thing when it runs again.
+let slotKind: Kind = Kind.Value;
+let slotValue: unknown;
+
+const kAdopt = Symbol('greenfiber.adopt');
+const kOwner = Symbol('greenfiber.owner');
+
+type Handle = object & { [kOwner]?: Fiber };
+
+export interface FiberOptions {
+  /** A name for stack traces and reports. */
+  name?: string;
+  /** Where control and the return value go when the fiber finishes; defaults to the current fiber. */
+  parent?: Fiber;
+}
+
+/**
+ * A stackful coroutine with greenlet semantics. Each fiber runs on an OS thread of its own that
+ * takes the JavaScript lock in turns, so a fiber can suspend anywhere, however deep its stack.
+ *
+ * Nothing here schedules: `switch()` hands control to exactly one fiber. Use `spawn()` for
+ * fibers run by the hub (greenlets).
+ */
+export class Fiber<T = unknown> {
+  /** A name for stack traces and reports. */
+  name: string;
+  readonly #handle: Handle;
+  #fn: ((value: any) => T) | undefined;
+  #parent: Fiber | undefined;
+  #resource: AsyncResource | undefined;
+
+  /**
+   * @param fn runs when the fiber is first switched to, with the value passed to that `switch()`.
+   *   Its return value goes to the parent; an error it throws is raised in the parent.
+   * @throws TypeError if `fn` is not a function or an option has the wrong type.
+   */
+  constructor(fn: (value: any) => T, options: FiberOptions = {}) {
+    if ((fn as unknown) === kAdopt) {
+      // Internal: a Fiber object for an existing native fiber (the main one, or an orphan).
+      this.#handle = options as unknown as Handle;
+      this.#handle[kOwner] = this;
+      this.name = mainFiber === undefined ? 'main' : 'orphan';
+      this.#parent = mainFiber;
+      return;
+    }
+    if (typeof fn !== 'function') {
+      throw new TypeError(`Expected a function for fn but received ${describe(fn)}; pass the code the fiber should run, e.g. new Fiber(() => { … })`);
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError(`Expected an object for options but received ${describe(options)}`);
+    }
+    const { name, parent } = options;
+    if (name !== undefined && typeof name !== 'string') {
+      throw new TypeError(`Expected a string for options.name but received ${describe(name)}`);
+    }
+    this.#fn = fn;
+    this.name = name ?? (fn.name || 'fiber');
+    this.#handle = new binding.FiberHandle();
+    this.#handle[kOwner] = this;
+    this.#resource = new AsyncResource('greenfiber.Fiber');
+    this.#parent = Fiber.current;
+    if (parent !== undefined) this.parent = parent;
+  }
+
+  /** The fiber that is running now; outside any fiber, the main fiber. */
+  static get current(): Fiber {
+    return (binding.current() as Handle)[kOwner]!;
+  }
+
+  /** The main fiber of this thread: the thread itself, where Node's event loop runs. */
+  static get main(): Fiber {
+    return mainFiber;
+  }
+
+  /** Where control and the return value go when this fiber finishes (the first live ancestor). */
+  get parent(): Fiber | undefined {
+    return this.#parent;
+  }
+
+  /** @throws FiberError if `parent` would make a cycle; TypeError if it is not a Fiber. */
+  set parent(parent: Fiber | undefined) {
+    if (!(parent instanceof Fiber)) {
+      throw new TypeError(`Expected a Fiber for parent but received ${describe(parent)}`);
+    }
+    for (let ancestor: Fiber | undefined = parent; ancestor !== undefined; ancestor = ancestor.#parent) {
+      if (ancestor === this) throw new FiberError(`cannot make ${parent.name} the parent of ${this.name}: that would be a cyclic parent chain`);
+    }
+    this.#parent = parent;
+  }
+
+  /** True once the fiber has finished (returned, thrown, or been unwound). */
+  get dead(): boolean {
+    return binding.state(this.#handle) === State.Dead;
+  }
+
+  /** True once the fiber has been switched to for the first time. */
+  get started(): boolean {
+    return binding.state(this.#handle) !== State.Unstarted;
+  }
+
+  /** `'unstarted' | 'running' | 'suspended' | 'dead'`, greenlet's words. */
+  get state(): 'unstarted' | 'running' | 'suspended' | 'dead' {
+    return (['unstarted', 'running', 'suspended', 'dead'] as const)[binding.state(this.#handle)];
+  }
+
+  /**
+   * Runs or resumes this fiber, passing it `value`, and blocks the caller until some fiber switches
+   * back to it; returns the value switched back. The first switch starts `fn(value)`.
+   * @throws FiberError if this fiber is dead, is the current one, or belongs to another thread;
+   *   rethrows whatever is thrown back into the caller (for example a child's uncaught error).
+   */
+  switch(value?: unknown): unknown {
+    return transfer(this, Kind.Value, value);
+  }
+
+  /**
+   * Raises `error` inside this fiber at its suspension point (default: a FiberExit, which unwinds
+   * it) and blocks the caller like `switch()`. A fiber that has not started dies without running.
+   * @throws FiberError as `switch()` does.
+   */
+  throw(error: unknown = new FiberExit()): unknown {
+    return transfer(this, Kind.Throw, error);
+  }
+
+  /** @internal */
+  static handleOf(fiber: Fiber): Handle {
+    return fiber.#handle;
+  }
+
+  /** @internal Takes what the entry needs, so that the entry's frame never holds the fiber. */
+  static takeStart(fiber: Fiber): [((value: unknown) => unknown) | undefined, AsyncResource | undefined] {
+    const fn = fiber.#fn;
+    const resource = fiber.#resource;
+    fiber.#fn = undefined;
+    fiber.#resource = undefined;
+    return [fn, resource];
+  }
+
+  /** @internal The first live ancestor's handle, or undefined for the main fiber. */
+  static returnTarget(fiber: Fiber): Handle | undefined {
+    let parent = fiber.#parent;
+    while (parent !== undefined && parent.dead) parent = parent.#parent;
+    return parent === undefined ? undefined : parent.#handle;
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  return `${typeof value} ${String(value)}`;
+}
+
+function receive(): unknown {
+  const kind = slotKind;
+  const value = slotValue;
+  slotKind = Kind.Value;
+  slotValue = undefined;
+  if (kind === Kind.Throw) throw value;
+  return value;
+}
+
+function transfer(target: Fiber, kind: Kind, value: unknown): unknown {
+  if (!(target instanceof Fiber)) {
+    throw new TypeError(`Expected a Fiber for this but received ${describe(target)}; call switch() on a Fiber`);
+  }
+  slotKind = kind;
+  slotValue = value;
+  const saved = detach();
+  const status = binding.transfer(Fiber.handleOf(target));
+  attach(saved);
+  if (status !== 0) {
+    slotKind = Kind.Value;
+    slotValue = undefined;
+    throw new FiberError(`cannot switch to fiber ${JSON.stringify(target.name)}: it ${transferFailures[status] ?? `failed (status ${status})`}`);
+  }
+  return receive();
+}
+
+/**
+ * Runs on a new fiber's own thread (called by the native core). Returns the handle of the fiber
+ * to hand control to when this one is done, having left the outcome in the slot.
+ */
+function entry(): object | undefined {
+  const [fn, resource] = Fiber.takeStart(Fiber.current);
+  let kind = Kind.Value;
+  let result: unknown;
+  try {
+    const start = receive(); // a throw() into an unstarted fiber raises here, before fn runs
+    result = resource === undefined ? fn!(start) : resource.runInAsyncScope(fn!, undefined, start);
+  } catch (error) {
+    if (error instanceof FiberExit) {
+      result = error;
+    } else {
+      kind = Kind.Throw;
+      result = error;
+    }
+  }
+  slotKind = kind;
+  slotValue = result;
+  return Fiber.returnTarget(Fiber.current);
+}
+
+/** A collected suspended fiber: unwind it with FiberExit so its finally blocks run. */
+function unwindOrphan(handle: object): void {
+  const fiber = new Fiber(kAdopt as never, handle as never);
+  try {
+    fiber.throw(new FiberExit('fiber was garbage collected while suspended'));
+  } catch (error) {
+    process.stderr.write(`greenfiber: a collected fiber raised while it was unwound (ignored): ${(error as Error)?.stack ?? String(error)}\n`);
+  }
+}
+
+function policyFromEnv(): { spinNs: number; pin: boolean } {
+  const spin = Number(process.env.GREENFIBER_SPIN_NS);
+  return {
+    spinNs: Number.isFinite(spin) && spin >= 0 ? spin : 20_000,
+    pin: process.env.GREENFIBER_PIN === '1',
+  };
+}
+
+const kRuntime = Symbol.for('greenfiber.runtime');
+const globals = globalThis as unknown as Record<symbol, unknown>;
+if (globals[kRuntime] !== undefined && globals[kRuntime] !== binding) {
+  throw new FiberError(
+    `two copies of greenfiber are loaded in this thread (this one from ${__dirname}); they cannot share it. ` +
+      'Make every package depend on one version (npm dedupe) and load it either as ESM or as CommonJS through the package entry points.',
+  );
+}
+globals[kRuntime] = binding;
+
+let mainFiber: Fiber = undefined as never;
+mainFiber = new Fiber(kAdopt as never, binding.setup(entry, unwindOrphan, policyFromEnv()) as never);
+
+/** Native counters for tests and diagnostics: OS threads, pooled threads, started fibers. */
+export function fiberStats(): { threads: number; idle: number; started: number; orphans: number } {
+  return binding.stats();
+}
