@@ -12,7 +12,7 @@
 namespace greenfiber {
 namespace {
 
-constexpr int kMaxSpinners = 1;
+constexpr int kMaxSpinners = 2;
 constexpr uint32_t kSpinGiveUp = 3;
 constexpr uint32_t kSpinRetryEvery = 64;
 
