@@ -55,7 +55,7 @@ class Addon : public Host {
  public:
   explicit Addon(Napi::Env env) : env_(env) {}
 
-  Fiber* RunEntry(Fiber* fiber) override;
+  Fiber* RunEntry(Fiber* fiber, bool* terminated) override;
   void OnRunning(Fiber* fiber) override;
   void OnSuspended(Fiber* fiber) override;
   void OnDead(Fiber* fiber) override;
@@ -143,7 +143,7 @@ void Addon::OnSuspended(Fiber* fiber) {
   if (!fiber->is_main() && HandleOf(fiber) != nullptr) HandleOf(fiber)->Unref();
 }
 
-Fiber* Addon::RunEntry(Fiber* fiber) {
+Fiber* Addon::RunEntry(Fiber* fiber, bool* terminated) {
   (void)fiber;  // src/fiber.ts knows which fiber starts: it is the current one
   napi_value entry = entry_.Value();
   napi_value undefined;
@@ -155,6 +155,7 @@ Fiber* Addon::RunEntry(Fiber* fiber) {
     // so the next call into this env does not fail.
     napi_value ignored;
     napi_get_and_clear_last_exception(env_, &ignored);
+    *terminated = true;
     return nullptr;
   }
   FiberHandle* next = FiberHandle::From(env_, Napi::Value(env_, result));
@@ -201,9 +202,15 @@ void Addon::SweepOrphans(uv_async_t* async) {
 
 void Addon::Cleanup(void* arg) {
   Addon* addon = static_cast<Addon*>(arg);
-  addon->state_->Teardown();
+  if (addon->state_ != nullptr) addon->state_->Teardown();
   addon->cleaned_up_ = true;
   addon->orphans_.clear();
+  // The Addon may outlive the env (handles finalized later keep it): drop every reference into
+  // the env now, while it can still take them back.
+  addon->entry_.Reset();
+  addon->orphan_.Reset();
+  addon->main_handle_.Reset();
+  addon->handle_class_.Reset();
   if (addon->sweeper_ != nullptr) {
     uv_close(reinterpret_cast<uv_handle_t*>(addon->sweeper_), [](uv_handle_t* handle) {
       Addon* owner = static_cast<Addon*>(handle->data);
@@ -243,7 +250,6 @@ Napi::Value Setup(const Napi::CallbackInfo& info) {
   uv_async_init(loop, addon->sweeper_, &Addon::SweepOrphans);
   uv_unref(reinterpret_cast<uv_handle_t*>(addon->sweeper_));
   ++addon->refs_;  // released by the sweeper's close callback
-  napi_add_env_cleanup_hook(env, &Addon::Cleanup, addon);
 
   napi_value external = TaggedExternal(env, addon->state_->main());
   Napi::Object main = addon->handle_class_.New({Napi::Value(env, external)});
@@ -328,6 +334,7 @@ Napi::Value LoopAlive(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Addon* addon = new Addon(env);
   env.SetInstanceData<Addon, FinalizeAddon>(addon);
+  napi_add_env_cleanup_hook(env, &Addon::Cleanup, addon);
   Napi::Function handle_class = FiberHandle::DefineClass(env);
   addon->handle_class_ = Napi::Persistent(handle_class);
   exports.Set("FiberHandle", handle_class);

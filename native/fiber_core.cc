@@ -116,6 +116,7 @@ void IsolateState::MakeCurrent(Fiber* next) {
 }
 
 void IsolateState::SaveContinuationData(Fiber* fiber) {
+  v8::HandleScope handle_scope(isolate_);  // Teardown() calls Transfer() outside any scope
 #if V8_MAJOR_VERSION >= 14
   fiber->continuation_data_.Reset(isolate_, isolate_->GetContinuationPreservedEmbedderDataV2());
 #elif V8_MAJOR_VERSION > 12 || (V8_MAJOR_VERSION == 12 && V8_MINOR_VERSION >= 4)
@@ -126,6 +127,7 @@ void IsolateState::SaveContinuationData(Fiber* fiber) {
 }
 
 void IsolateState::RestoreContinuationData(Fiber* fiber) {
+  v8::HandleScope handle_scope(isolate_);
 #if V8_MAJOR_VERSION >= 14
   if (!fiber->continuation_data_.IsEmpty()) {
     isolate_->SetContinuationPreservedEmbedderDataV2(fiber->continuation_data_.Get(isolate_));
@@ -174,18 +176,16 @@ void IsolateState::RunFiber(Worker* worker) {
     {
       v8::HandleScope handle_scope(isolate_);
       v8::Context::Scope context_scope(context_.Get(isolate_));
-      if (fiber->terminate_on_resume_) {
-        next = main_;  // torn down before it ever ran
-      } else {
-        next = host_->RunEntry(fiber);
-      }
-      if (isolate_->IsExecutionTerminating()) {
+      bool terminated = fiber->terminate_on_resume_;
+      if (!terminated) next = host_->RunEntry(fiber, &terminated);
+      if (terminated || isolate_->IsExecutionTerminating()) {
         isolate_->CancelTerminateExecution();
         if (!fiber->terminate_on_resume_) propagate_termination_ = true;
         next = main_;
       }
     }
     fiber->state_ = FiberState::kDead;
+    fiber->continuation_data_.Reset();
     fiber->worker_ = nullptr;
     worker->fiber_ = nullptr;
     started_.erase(fiber);
@@ -217,6 +217,8 @@ void IsolateState::Release(Fiber* fiber) {
 
 void IsolateState::Teardown() {
   tearing_down_ = true;
+  // Cleanup hooks run outside any HandleScope; V8 13+ makes handles while handing the lock over.
+  v8::HandleScope handle_scope(isolate_);
   // Termination runs no JavaScript, so no fiber can start or resume another meanwhile; each one we
   // resume dies and hands the isolate straight back to us.
   while (!started_.empty()) {
@@ -241,6 +243,9 @@ void IsolateState::Teardown() {
     for (Worker* worker : all_workers_) pthread_join(worker->thread_, nullptr);
   }
   idle_.clear();
+  // V8 handles must go while the isolate lives: this object may outlive it (see binding.cc).
+  main_->continuation_data_.Reset();
+  context_.Reset();
 }
 
 IsolateState::Stats IsolateState::stats() const {

@@ -64,8 +64,9 @@ class Host {
   virtual ~Host() = default;
   // Runs `fiber`'s JavaScript on its own thread, with the isolate locked and entered and a
   // HandleScope and Context::Scope open. Returns the fiber to hand the isolate to once it is
-  // dead (its parent), or null for the main fiber.
-  virtual Fiber* RunEntry(Fiber* fiber) = 0;
+  // dead (its parent), or null for the main fiber. Sets *terminated if its JavaScript was
+  // terminated rather than finished (TerminateExecution, a worker's process.exit()).
+  virtual Fiber* RunEntry(Fiber* fiber, bool* terminated) = 0;
   // Called with the lock held as `fiber` starts or resumes running: the host keeps it alive.
   virtual void OnRunning(Fiber* fiber) = 0;
   // Called with the lock held as `fiber` suspends: the host may let it be collected now.

@@ -13,6 +13,7 @@ import * as asyncHooks from 'node:async_hooks';
 interface AsyncWrapBinding {
   pushAsyncContext(asyncId: number, triggerAsyncId: number, resource: object): void;
   popAsyncContext(asyncId: number): boolean;
+  execution_async_resources: unknown[];
   async_hook_fields: Uint32Array;
   async_id_fields: Float64Array;
   constants: { kStackLength: number; kExecutionAsyncId: number; kTriggerAsyncId: number };
@@ -85,6 +86,7 @@ function usable(candidate: AsyncWrapBinding | undefined): candidate is AsyncWrap
     typeof candidate.popAsyncContext === 'function' &&
     candidate.async_hook_fields instanceof Uint32Array &&
     candidate.async_id_fields instanceof Float64Array &&
+    Array.isArray(candidate.execution_async_resources) &&
     typeof candidate.constants?.kStackLength === 'number'
   );
 }
@@ -109,9 +111,13 @@ const EMPTY: DetachedStack = [];
 
 const fields = isolatesAsyncStack ? asyncWrap!.async_hook_fields : new Uint32Array(8);
 const ids = isolatesAsyncStack ? asyncWrap!.async_id_fields : new Float64Array(4);
+const resources = isolatesAsyncStack ? asyncWrap!.execution_async_resources : [];
 const kStackLength = isolatesAsyncStack ? asyncWrap!.constants.kStackLength : 0;
 const kExecutionAsyncId = isolatesAsyncStack ? asyncWrap!.constants.kExecutionAsyncId : 0;
 const kTriggerAsyncId = isolatesAsyncStack ? asyncWrap!.constants.kTriggerAsyncId : 1;
+
+// These mirror Node's own pushAsyncContext/popAsyncContext (lib/internal/async_hooks.js): the
+// native binding moves the ids, the resources array is kept here, indexed by stack depth.
 
 /** Pops every entry of the async id stack and returns them; the caller is about to switch away. */
 export function detach(): DetachedStack {
@@ -125,6 +131,7 @@ export function detach(): DetachedStack {
     saved[depth * 3 + 1] = ids[kTriggerAsyncId];
     saved[depth * 3 + 2] = executionAsyncResource();
     asyncWrap!.popAsyncContext(asyncId);
+    if (resources.length > depth) resources.length = depth;
   }
   return saved;
 }
@@ -132,6 +139,7 @@ export function detach(): DetachedStack {
 /** Pushes back what detach() returned; the caller has just resumed. */
 export function attach(saved: DetachedStack): void {
   for (let i = 0; i < saved.length; i += 3) {
+    resources[fields[kStackLength]] = saved[i + 2];
     asyncWrap!.pushAsyncContext(saved[i] as number, saved[i + 1] as number, saved[i + 2] as object);
   }
 }

@@ -62,3 +62,79 @@ export class FiberExit extends Error {
   }
 }
 brand(FiberExit, 'FiberExit');
+
+/** A non-blocking get (or one whose timeout expired) found the queue empty. */
+export class QueueEmpty extends GreenfiberError {
+  override readonly code: string = 'GF_ERR_QUEUE_EMPTY';
+  override name = 'QueueEmpty';
+
+  constructor(message = 'the queue is empty: nothing arrived in time (use a blocking get() without a timeout to wait for an item)', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+brand(QueueEmpty, 'QueueEmpty');
+
+/** A non-blocking put (or one whose timeout expired) found the queue full. */
+export class QueueFull extends GreenfiberError {
+  override readonly code: string = 'GF_ERR_QUEUE_FULL';
+  override name = 'QueueFull';
+
+  constructor(message = 'the queue is full: no room was made in time (use a blocking put() without a timeout to wait for room)', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+brand(QueueFull, 'QueueFull');
+
+/**
+ * The queue was shut down (`queue.shutdown()`): puts fail, and gets fail once it is drained.
+ * Iterating a queue ends quietly on it.
+ */
+export class QueueShutDown extends GreenfiberError {
+  override readonly code: string = 'GF_ERR_QUEUE_SHUT_DOWN';
+  override name = 'QueueShutDown';
+
+  constructor(message = 'the queue has been shut down', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+brand(QueueShutDown, 'QueueShutDown');
+
+/**
+ * Released more than acquired: a BoundedSemaphore or Lock released past its bound, an RLock
+ * released by a greenlet that does not hold it, taskDone() called more times than items were put.
+ * Usually a programming error (gevent raises ValueError / RuntimeError here).
+ */
+export class OverReleaseError extends GreenfiberError {
+  override readonly code: string = 'GF_ERR_OVER_RELEASE';
+  override name = 'OverReleaseError';
+
+  constructor(message = 'released more times than acquired', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+brand(OverReleaseError, 'OverReleaseError');
+
+/**
+ * A ThreadPool worker died while running a call (process.exit() in the worker, an uncaught error
+ * outside the call, out of memory). The worker is replaced; the call is not retried.
+ */
+export class WorkerCrashedError extends GreenfiberError {
+  override readonly code: string = 'GF_ERR_WORKER_CRASHED';
+  override name = 'WorkerCrashedError';
+
+  constructor(message = 'a ThreadPool worker crashed while running the call', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+brand(WorkerCrashedError, 'WorkerCrashedError');
+
+/** The ThreadPool was closed (close() / kill()): it takes no more calls, and pending ones fail. */
+export class ThreadPoolClosedError extends GreenfiberError {
+  override readonly code: string = 'GF_ERR_THREADPOOL_CLOSED';
+  override name = 'ThreadPoolClosedError';
+
+  constructor(message = 'the ThreadPool is closed: create a new one to run more calls', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+brand(ThreadPoolClosedError, 'ThreadPoolClosedError');
