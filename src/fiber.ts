@@ -33,6 +33,13 @@ const transferFailures: Record<number, string> = {
 let slotKind: Kind = Kind.Value;
 let slotValue: unknown;
 
+// What a fiber about to start needs, handed to its thread the same way. The entry must never hold
+// the Fiber object itself while `fn` runs: anything on a suspended fiber's stack is a GC root
+// (optimizing compilers keep such values in frame slots), so a fiber that referenced itself there
+// could never be collected.
+let startFn: ((value: unknown) => unknown) | undefined;
+let startResource: AsyncResource | undefined;
+
 const kAdopt = Symbol('greenfiber.adopt');
 const kOwner = Symbol('greenfiber.owner');
 
@@ -158,20 +165,34 @@ export class Fiber<T = unknown> {
     return fiber.#handle;
   }
 
-  /** @internal Takes what the entry needs, so that the entry's frame never holds the fiber. */
-  static takeStart(fiber: Fiber): [((value: unknown) => unknown) | undefined, AsyncResource | undefined] {
-    const fn = fiber.#fn;
-    const resource = fiber.#resource;
+  /**
+   * @internal If `fiber` has not started, moves its fn and resource into the start slots (its
+   * thread takes them from there). Returns whether it did, so a failed transfer can undo it.
+   */
+  static prepareStart(fiber: Fiber): boolean {
+    if (fiber.#fn === undefined) return false;
+    startFn = fiber.#fn;
+    startResource = fiber.#resource;
     fiber.#fn = undefined;
     fiber.#resource = undefined;
-    return [fn, resource];
+    return true;
+  }
+
+  /** @internal Undoes prepareStart() after a transfer that did not happen. */
+  static unprepareStart(fiber: Fiber): void {
+    fiber.#fn = startFn as (value: unknown) => never;
+    fiber.#resource = startResource;
+    startFn = undefined;
+    startResource = undefined;
   }
 
   /** @internal The first live ancestor's handle, or undefined for the main fiber. */
   static returnTarget(fiber: Fiber): Handle | undefined {
     let parent = fiber.#parent;
     while (parent !== undefined && parent.dead) parent = parent.#parent;
-    return parent === undefined ? undefined : parent.#handle;
+    if (parent === undefined) return undefined;
+    Fiber.prepareStart(parent);
+    return parent.#handle;
   }
 }
 
@@ -198,10 +219,12 @@ function transfer(target: Fiber, kind: Kind, value: unknown): unknown {
   }
   slotKind = kind;
   slotValue = value;
+  const starting = Fiber.prepareStart(target);
   const saved = detach();
   const status = binding.transfer(Fiber.handleOf(target));
   attach(saved);
   if (status !== 0) {
+    if (starting) Fiber.unprepareStart(target);
     slotKind = Kind.Value;
     slotValue = undefined;
     throw new FiberError(`cannot switch to fiber ${JSON.stringify(target.name)}: it ${transferFailures[status] ?? `failed (status ${status})`}`);
@@ -214,12 +237,15 @@ function transfer(target: Fiber, kind: Kind, value: unknown): unknown {
  * to hand control to when this one is done, having left the outcome in the slot.
  */
 function entry(): object | undefined {
-  const [fn, resource] = Fiber.takeStart(Fiber.current);
+  const fn = startFn!;
+  const resource = startResource;
+  startFn = undefined;
+  startResource = undefined;
   let kind = Kind.Value;
   let result: unknown;
   try {
     const start = receive(); // a throw() into an unstarted fiber raises here, before fn runs
-    result = resource === undefined ? fn!(start) : resource.runInAsyncScope(fn!, undefined, start);
+    result = resource === undefined ? fn(start) : resource.runInAsyncScope(fn, undefined, start);
   } catch (error) {
     if (error instanceof FiberExit) {
       result = error;
@@ -249,6 +275,14 @@ function policyFromEnv(): { spinNs: number; pin: boolean } {
     spinNs: Number.isFinite(spin) && spin >= 0 ? spin : 20_000,
     pin: process.env.GREENFIBER_PIN === '1',
   };
+}
+
+// V8 before 12 (Node 20) aborts the process when it garbage-collects wasm code while other threads
+// are archived ("archived threads in combination with wasm not supported"), and every suspended
+// fiber is an archived thread. undici's HTTP parser (fetch) is wasm. Turning wasm code GC off is
+// the only public switch: compiled wasm code is then never freed on those versions.
+if (Number(process.versions.v8.split('.')[0]) < 12) {
+  require('node:v8').setFlagsFromString('--no-wasm-code-gc');
 }
 
 const kRuntime = Symbol.for('greenfiber.runtime');
