@@ -120,3 +120,12 @@ describe('WebAssembly and fetch', () => {
     });
   });
 });
+
+describe('package entry points', () => {
+  it('ESM and CommonJS share one runtime (no dual-package hazard)', () => {
+    const result = runFixture('esm-entry.mjs');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(json(result.stdout)).toEqual({ sameClass: true, sameErrors: true, first: 42, second: 42, dead: true });
+  });
+});
