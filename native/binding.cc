@@ -127,6 +127,8 @@ class FiberHandle : public Napi::ObjectWrap<FiberHandle> {
     return handle != nullptr && handle->fiber_ != nullptr ? handle : nullptr;
   }
 
+  // The N-API reference behind the wrap: strong while the fiber runs, weak otherwise.
+  napi_ref ref() const { return static_cast<napi_ref>(*this); }
   Addon* addon_ = nullptr;
   Fiber* fiber_ = nullptr;
 };
@@ -136,11 +138,15 @@ FiberHandle* HandleOf(Fiber* fiber) { return static_cast<FiberHandle*>(fiber->ho
 // A running fiber's handle is strong (nothing else may reference it while it runs); a suspended
 // or dead one is weak. The main fiber's handle is always strong (Addon::main_handle_).
 void Addon::OnRunning(Fiber* fiber) {
-  if (!fiber->is_main() && HandleOf(fiber) != nullptr) HandleOf(fiber)->Ref();
+  if (fiber->is_main() || HandleOf(fiber) == nullptr) return;
+  // Fails (harmlessly) when the handle was collected and its finalizer is still pending: only the
+  // native core resumes such a fiber (Teardown terminating it), and it needs no handle.
+  napi_reference_ref(env_, HandleOf(fiber)->ref(), nullptr);
 }
 
 void Addon::OnSuspended(Fiber* fiber) {
-  if (!fiber->is_main() && HandleOf(fiber) != nullptr) HandleOf(fiber)->Unref();
+  if (fiber->is_main() || HandleOf(fiber) == nullptr) return;
+  napi_reference_unref(env_, HandleOf(fiber)->ref(), nullptr);  // see OnRunning
 }
 
 Fiber* Addon::RunEntry(Fiber* fiber, bool* terminated) {
