@@ -129,7 +129,8 @@ export function detach(): DetachedStack {
     const asyncId = ids[kExecutionAsyncId];
     saved[depth * 3] = asyncId;
     saved[depth * 3 + 1] = ids[kTriggerAsyncId];
-    saved[depth * 3 + 2] = executionAsyncResource();
+    // Entries pushed from JavaScript keep their resource here; native ones only behind the API.
+    saved[depth * 3 + 2] = resources[depth] ?? executionAsyncResource();
     asyncWrap!.popAsyncContext(asyncId);
     if (resources.length > depth) resources.length = depth;
   }
