@@ -5,8 +5,9 @@
 /**
  * Brands `cls` so that `instanceof cls` also recognises instances made by another copy of
  * greenfiber loaded in the same process (as undici does for its errors).
+ * @internal
  */
-function brand(cls: abstract new (...args: never[]) => unknown, name: string): void {
+export function brand(cls: abstract new (...args: never[]) => unknown, name: string): void {
   const symbol = Symbol.for(`greenfiber.${name}`);
   Object.defineProperty(cls.prototype, symbol, { value: true });
   Object.defineProperty(cls, Symbol.hasInstance, {
@@ -138,3 +139,50 @@ export class ThreadPoolClosedError extends GreenfiberError {
   }
 }
 brand(ThreadPoolClosedError, 'ThreadPoolClosedError');
+
+/**
+ * A blocking call was made outside any greenlet, in a loop callback (a timer, an I/O callback, a
+ * promise reaction): the hub cannot park itself. Usually a programming error: run the code in a
+ * greenlet with `spawn(fn)`, or wrap the program in `main(fn)`.
+ */
+export class BlockingOnHubError extends GreenfiberError {
+  override readonly code: string = 'GF_ERR_BLOCKING_ON_HUB';
+  override name = 'BlockingOnHubError';
+
+  constructor(
+    message = 'cannot block here: this code runs on the hub (in an event loop callback, outside any greenlet), which must never block. ' +
+      'Run it in a greenlet with spawn(fn), or wrap the program in main(fn)',
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+brand(BlockingOnHubError, 'BlockingOnHubError');
+
+/**
+ * A blocking call on the main fiber (at the top level of a CommonJS script) can never complete:
+ * the event loop has nothing left that could wake it (gevent's LoopExit).
+ */
+export class LoopExit extends GreenfiberError {
+  override readonly code: string = 'GF_ERR_LOOP_EXIT';
+  override name = 'LoopExit';
+
+  constructor(message = 'this operation would block forever: the event loop has nothing left that could wake it', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+brand(LoopExit, 'LoopExit');
+
+/**
+ * Raised inside a greenlet to kill it: what `greenlet.kill()` sends by default. Not a failure: a
+ * greenlet that lets it escape ends successfully with the GreenletExit as its value. A FiberExit,
+ * so raw fibers unwind on it too.
+ */
+export class GreenletExit extends FiberExit {
+  override name = 'GreenletExit';
+
+  constructor(message = 'greenlet killed') {
+    super(message);
+  }
+}
+brand(GreenletExit, 'GreenletExit');

@@ -110,7 +110,7 @@ export class AsyncResult<T = unknown> extends Linkable {
     if (this.#value !== kUnset) return this.#value;
     if (this.#exception !== kUnset) throw this.#exception;
     const timeout = checkTimeout(options.timeout);
-    if (options.block === false) throw new Timeout(undefined as never);
+    if (options.block === false) throw new Timeout(0);
     this.waitCore(timeout, true);
     return this.get({ block: false });
   }

@@ -12,7 +12,7 @@
 // - A waiter that leaves park() early (timeout, kill) unlinks itself. If it had been granted
 //   already, its own timeout counts as success (it got what it waited for), and any other error
 //   gives the grant back through the primitive's `abandon` hook, so the next waiter gets it.
-import { hub, Waiter } from './hub';
+import { callSoon, handleError, Waiter } from './hub';
 import { Timeout } from './timeout';
 import { kLink, kReady, kResult, kUnlink, type Waitable } from './waitable';
 
@@ -106,7 +106,7 @@ export function grant(link: Link, owner: Linkable | null = null): void {
   batch.push(link);
   if (!flushScheduled) {
     flushScheduled = true;
-    hub.runCallback(flush);
+    callSoon(flush, undefined);
   }
 }
 
@@ -137,18 +137,8 @@ function deliver(link: Link): void {
   try {
     link.callback(link.source);
   } catch (error) {
-    reportCallbackError(error, link.source);
+    handleError(undefined, error); // reported like any hub callback's error; the hub goes on
   }
-}
-
-function reportCallbackError(error: unknown, source: unknown): void {
-  const report = (hub as { handleError?: (error: unknown, context?: unknown) => void }).handleError;
-  if (typeof report === 'function') {
-    report.call(hub, error, source);
-    return;
-  }
-  const name = (source as object | null)?.constructor?.name ?? 'object';
-  process.stderr.write(`greenfiber: a callback linked to ${name} raised (ignored): ${(error as Error)?.stack ?? String(error)}\n`);
 }
 
 /** Marks a callback link that is already granted (waiting in the batch) as not to be called. */

@@ -25,7 +25,9 @@ export interface AcquireOptions {
  */
 export class Semaphore extends Linkable {
   #counter: number;
-  readonly #giveBack = (): void => this.releaseUnchecked();
+  readonly #giveBack = (): void => {
+    this.releaseUnchecked();
+  };
 
   /** @throws RangeError unless `value` is a non-negative integer. */
   constructor(value = 1) {
@@ -213,7 +215,7 @@ export class RLock {
     }
   }
 
-  override toString(): string {
+  toString(): string {
     return `<RLock ${this.#count > 0 ? `held by ${this.#owner?.name} (${this.#count})` : 'free'}>`;
   }
 }

@@ -1,0 +1,533 @@
+// Greenlet: a fiber scheduled by the hub, with a result, links and kill (gevent.Greenlet), plus
+// spawn/spawnLater/joinAll/killAll and the registry of live greenlets that runInfo() reads.
+import { FiberExit, GreenletExit } from './errors';
+import { Fiber } from './fiber';
+import { callSoon, canBlock, handleError, hub, kDescribe, resume, resumeThrow, Waiter, type HubCallback } from './hub';
+import { framesOf } from './stack';
+import { Timeout } from './timeout';
+import { iwait, waitAll } from './wait';
+import { kLink, kReady, kResult, kUnlink, type Waitable } from './waitable';
+
+const enum Phase {
+  /** Created, not started: start() or startLater() not called yet. */
+  Created = 0,
+  /** start()/startLater() called; the hub has not switched to it yet. */
+  Scheduled = 1,
+  /** Its function runs (or is parked). */
+  Running = 2,
+  /** Finished, failed or killed: the outcome is set. */
+  Done = 3,
+}
+
+const enum Outcome {
+  None = 0,
+  Value = 1,
+  Error = 2,
+}
+
+const enum LinkKind {
+  /** Called on the hub; must not block (rawlink, the waitable protocol). */
+  Raw = 0,
+  /** Called in a fiber of its own, so it may block (link). */
+  Any = 1,
+  /** Like Any, only on success (linkValue). */
+  Value = 2,
+  /** Like Any, only on failure (linkException). */
+  Exception = 3,
+}
+
+interface LinkEntry {
+  callback: (greenlet: any) => void;
+  kind: LinkKind;
+}
+
+/** Every greenlet scheduled or running, in spawn order: what runInfo() reports. */
+const live = new Set<Greenlet<any>>();
+let nextId = 1;
+
+/** @internal The live greenlets (scheduled, running or parked). */
+export function liveGreenlets(): Greenlet<any>[] {
+  return [...live];
+}
+
+// Three frames: enough to reach the caller through a Pool or Group (greenfiber's own frames are
+// left out when printed); each frame costs ~1 µs at spawn time.
+const SPAWN_SITE_FRAMES = 3;
+// The public function the user called (spawn, spawnLater): its frame and those above it are left
+// out of the spawn site.
+let siteFrom: Function | undefined;
+
+function captureSite(from: Function): { stack?: string } | undefined {
+  if (!hub.captureSpawnSites) return undefined;
+  const site: { stack?: string } = {};
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = SPAWN_SITE_FRAMES;
+  Error.captureStackTrace(site, from);
+  Error.stackTraceLimit = limit;
+  return site;
+}
+
+/**
+ * A fiber run by the hub, with an outcome others can wait for (gevent.Greenlet). Create one with
+ * `spawn(fn, ...args)` (or `new Greenlet(fn, ...args).start()`); it starts on the next hub turn.
+ *
+ * An error escaping `fn` is stored on the greenlet (`exception`) and reported on stderr with the
+ * greenlet's name and spawn site (see hub.onError, hub.strict); a GreenletExit escaping it makes
+ * it end successfully with that GreenletExit as its value. Implements the waitable protocol, so
+ * `wait(greenlet)` returns its value. Disposable: `using g = spawn(fn)` kills it at scope end.
+ */
+export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
+  /** A number unique in this process, shown in reports. */
+  readonly id: number;
+  #fn: ((...args: any[]) => T) | undefined;
+  #args: unknown[];
+  #phase: Phase = Phase.Created;
+  #start: HubCallback | NodeJS.Timeout | undefined = undefined;
+  #outcome: Outcome = Outcome.None;
+  #result: unknown = undefined;
+  #links: LinkEntry[] | undefined = undefined;
+  #notifier: HubCallback | undefined = undefined;
+  #site: { stack?: string } | undefined;
+  #promise: Promise<T> | undefined = undefined;
+  /** @internal main() owns the error: it goes to its promise, not to the reporter. */
+  reportErrors = true;
+
+  /**
+   * Creates a greenlet that will run `fn(...args)`; nothing runs until start() or startLater().
+   * @throws TypeError if `fn` is not a function.
+   */
+  constructor(fn: (...args: any[]) => T, ...args: unknown[]) {
+    const from = siteFrom ?? new.target;
+    siteFrom = undefined;
+    if (typeof fn !== 'function') {
+      throw new TypeError(`Expected a function for fn but received ${fn === null ? 'null' : typeof fn}; pass the code the greenlet should run, e.g. spawn(() => { … })`);
+    }
+    const id = nextId++;
+    super(runGreenlet, { name: fn.name || `Greenlet-${id}`, parent: Fiber.main });
+    this.id = id;
+    this.#fn = fn;
+    this.#args = args;
+    this.#site = captureSite(from);
+  }
+
+  /** Creates and starts a greenlet: `spawn(fn, ...args)`. */
+  static spawn<T>(fn: (...args: any[]) => T, ...args: unknown[]): Greenlet<T> {
+    siteFrom = Greenlet.spawn;
+    const greenlet = new Greenlet(fn, ...args);
+    greenlet.start();
+    return greenlet;
+  }
+
+  /** Schedules the greenlet to start on the next hub turn. A no-op if already started or killed. */
+  start(): void {
+    if (this.#phase !== Phase.Created) return;
+    this.#phase = Phase.Scheduled;
+    live.add(this);
+    this.#start = callSoon(startGreenlet, this);
+  }
+
+  /** Schedules the greenlet to start in `ms` milliseconds. A no-op if already started or killed. */
+  startLater(ms: number): void {
+    if (typeof ms !== 'number' || !(ms >= 0)) throw new TypeError(`Expected a number of milliseconds >= 0 for ms but received ${String(ms)}`);
+    if (this.#phase !== Phase.Created) return;
+    this.#phase = Phase.Scheduled;
+    live.add(this);
+    this.#start = setTimeout(startGreenlet, ms, this);
+  }
+
+  /**
+   * gevent's meaning: true while the greenlet is scheduled or running, false before start() and
+   * once it has finished (use `dead` / `ready()` for that).
+   */
+  override get started(): boolean {
+    return this.#phase === Phase.Scheduled || this.#phase === Phase.Running;
+  }
+
+  /**
+   * True once the greenlet has finished, failed or been killed and will not run again (also when
+   * killed before it started). False while it runs.
+   */
+  override get dead(): boolean {
+    return this.#phase === Phase.Done && Fiber.current !== this;
+  }
+
+  /** `'unstarted' | 'running' | 'suspended' | 'dead'`; a greenlet killed before it started is dead. */
+  override get state(): 'unstarted' | 'running' | 'suspended' | 'dead' {
+    if (this.#phase === Phase.Done && Fiber.current !== this) return 'dead';
+    return super.state;
+  }
+
+  /** Whether the greenlet has finished (its outcome is set). Never blocks. */
+  ready(): boolean {
+    return this.#outcome !== Outcome.None;
+  }
+
+  /** Whether it finished without an error (being killed with GreenletExit counts as success). */
+  successful(): boolean {
+    return this.#outcome === Outcome.Value;
+  }
+
+  /** What `fn` returned (or the GreenletExit that ended it); undefined until it succeeded. */
+  get value(): T | undefined {
+    return this.#outcome === Outcome.Value ? (this.#result as T) : undefined;
+  }
+
+  /** The error `fn` threw; undefined unless it failed. */
+  get exception(): unknown {
+    return this.#outcome === Outcome.Error ? this.#result : undefined;
+  }
+
+  /**
+   * Waits until the greenlet has finished, or `timeout` ms passed; returns whether it finished.
+   * Blocks (see Waiter.get()); never raises the greenlet's error.
+   */
+  join(timeout?: number): boolean {
+    if (this.#outcome !== Outcome.None) return true;
+    const waiter = new Waiter<void>();
+    const wake = (): void => waiter.switch(undefined);
+    this.rawlink(wake);
+    const timer = Timeout.startNewOrDummy(timeout);
+    try {
+      waiter.get();
+    } catch (error) {
+      if (error !== timer) throw error;
+    } finally {
+      timer.cancel();
+      this.unlink(wake);
+    }
+    return this.#outcome !== Outcome.None;
+  }
+
+  /**
+   * Returns the greenlet's value, or throws its error, once it has finished. With `block: false`
+   * (or when `timeout` expires first) throws a Timeout instead of waiting. Blocks otherwise.
+   */
+  get(options: { block?: boolean; timeout?: number } = {}): T {
+    if (this.#outcome === Outcome.None) {
+      if (options.block === false) throw new Timeout(0);
+      const waiter = new Waiter<void>();
+      const wake = (): void => waiter.switch(undefined);
+      this.rawlink(wake);
+      const timer = Timeout.startNewOrDummy(options.timeout);
+      try {
+        waiter.get();
+      } finally {
+        timer.cancel();
+        this.unlink(wake);
+      }
+    }
+    if (this.#outcome === Outcome.Error) throw this.#result;
+    return this.#result as T;
+  }
+
+  /**
+   * Raises `error` (a new GreenletExit by default) in the greenlet at its suspension point, from
+   * the hub. A greenlet that has not started never runs; a finished one is left alone; killing
+   * twice is harmless. With `block` (the default) waits until it is dead, or `timeout` ms; with
+   * `block: false` returns at once. Never throws the greenlet's error.
+   */
+  kill(error: unknown = new GreenletExit(), options: { block?: boolean; timeout?: number } = {}): void {
+    if (this.#killBeforeStart(error)) return;
+    if (this.#outcome !== Outcome.None) return;
+    const block = options.block !== false;
+    const waiter = block ? new Waiter<void>() : undefined;
+    callSoon(killNow, { greenlet: this, error, waiter });
+    if (waiter !== undefined) {
+      waiter.get();
+      this.join(options.timeout);
+    }
+  }
+
+  /** Kills it (waiting for it when the scope may block): `using g = spawn(fn)`. */
+  [Symbol.dispose](): void {
+    this.kill(undefined, { block: canBlock() });
+  }
+
+  /**
+   * Calls `callback(greenlet)` once the greenlet has finished (at once, on the next hub turn, if
+   * it already has), in a fiber of its own so it may block. Errors it throws are reported.
+   */
+  link(callback: (greenlet: this) => void): void {
+    this.#addLink(callback, LinkKind.Any);
+  }
+
+  /** Like link(), but only if the greenlet succeeds. */
+  linkValue(callback: (greenlet: this) => void): void {
+    this.#addLink(callback, LinkKind.Value);
+  }
+
+  /** Like link(), but only if the greenlet fails. */
+  linkException(callback: (greenlet: this) => void): void {
+    this.#addLink(callback, LinkKind.Exception);
+  }
+
+  /** Like link(), but `callback` runs on the hub itself: cheaper, and it must not block. */
+  rawlink(callback: (greenlet: this) => void): void {
+    this.#addLink(callback, LinkKind.Raw);
+  }
+
+  /** Removes a callback added with link(), linkValue(), linkException() or rawlink(). */
+  unlink(callback: (greenlet: this) => void): void {
+    const links = this.#links;
+    if (links === undefined) return;
+    for (let i = 0; i < links.length; i++) {
+      if (links[i].callback === callback) {
+        links.splice(i, 1);
+        return;
+      }
+    }
+  }
+
+  /** A promise of the outcome, for async code: resolves with the value, rejects with the error. */
+  promise(): Promise<T> {
+    if (this.#promise === undefined) {
+      this.#promise = new Promise<T>((resolve, reject) => {
+        this.rawlink(() => (this.#outcome === Outcome.Error ? reject(this.#result) : resolve(this.#result as T)));
+      });
+    }
+    return this.#promise;
+  }
+
+  /** The waitable protocol (src/waitable.ts): runs `callback` on the hub once finished. */
+  [kLink](callback: (source: Waitable<T>) => void): void {
+    this.#addLink(callback, LinkKind.Raw);
+  }
+
+  /** The waitable protocol: removes a callback added with kLink. */
+  [kUnlink](callback: (source: Waitable<T>) => void): void {
+    this.unlink(callback);
+  }
+
+  /** The waitable protocol: ready(). */
+  [kReady](): boolean {
+    return this.#outcome !== Outcome.None;
+  }
+
+  /** The waitable protocol: the value, or throws the error (never blocks). */
+  [kResult](): T {
+    if (this.#outcome === Outcome.Error) throw this.#result;
+    return this.#result as T;
+  }
+
+  /** @internal Name, id and spawn site, for reports. */
+  [kDescribe](): string {
+    const frames = framesOf(this.#site);
+    return `Greenlet ${JSON.stringify(this.name)} #${this.id}${frames ? `\n  spawned at:\n${frames}` : ''}`;
+  }
+
+  /** @internal Where it was spawned from (frames only), if recorded. */
+  get spawnSite(): string {
+    return framesOf(this.#site);
+  }
+
+  override toString(): string {
+    return `<Greenlet ${JSON.stringify(this.name)} #${this.id} ${this.state}>`;
+  }
+
+  /** @internal Runs on the greenlet's own fiber: the body of every greenlet. */
+  static run(greenlet: Greenlet<any>): void {
+    const fn = greenlet.#fn;
+    const args = greenlet.#args;
+    greenlet.#fn = undefined;
+    greenlet.#args = EMPTY;
+    if (fn === undefined) return; // killed before it started, then switched to by hand
+    greenlet.#phase = Phase.Running;
+    let result: unknown;
+    try {
+      result = args.length === 0 ? fn() : fn(...args);
+    } catch (error) {
+      if (error instanceof FiberExit) greenlet.#finish(Outcome.Value, error);
+      else greenlet.#finish(Outcome.Error, error);
+      return;
+    }
+    greenlet.#finish(Outcome.Value, result);
+  }
+
+  /** @internal From the hub: the start callback or timer fired. */
+  static startNow(greenlet: Greenlet<any>): void {
+    if (greenlet.#phase !== Phase.Scheduled) return;
+    greenlet.#start = undefined;
+    try {
+      resume(greenlet, greenlet);
+    } catch (error) {
+      // The fiber could not start (no OS thread): it dies with that error.
+      if ((greenlet.#phase as Phase) !== Phase.Done) greenlet.#finish(Outcome.Error, error);
+    }
+  }
+
+  /** @internal From the hub: kill()'s delivery. */
+  static killNow(greenlet: Greenlet<any>, error: unknown): void {
+    if (greenlet.#phase !== Phase.Running || greenlet.dead || Fiber.current === greenlet) return;
+    try {
+      resumeThrow(greenlet, error);
+    } catch (failure) {
+      handleError(greenlet, failure);
+    }
+  }
+
+  /** @internal killAll's first pass: kills it now if it never ran. Returns whether it is done. */
+  static killBeforeStart(greenlet: Greenlet<any>, error: unknown): boolean {
+    return greenlet.#killBeforeStart(error);
+  }
+
+  #killBeforeStart(error: unknown): boolean {
+    if (this.#phase === Phase.Created || this.#phase === Phase.Scheduled) {
+      const start = this.#start;
+      this.#start = undefined;
+      if (start !== undefined) {
+        if ('cancel' in start) start.cancel();
+        else clearTimeout(start);
+      }
+      this.#fn = undefined;
+      this.#args = EMPTY;
+      if (error instanceof FiberExit) this.#finish(Outcome.Value, error);
+      else this.#finish(Outcome.Error, error);
+      return true;
+    }
+    return this.#phase === Phase.Done;
+  }
+
+  #finish(outcome: Outcome, result: unknown): void {
+    this.#phase = Phase.Done;
+    this.#outcome = outcome;
+    this.#result = result;
+    live.delete(this);
+    if (this.#links !== undefined && this.#links.length > 0 && this.#notifier === undefined) {
+      this.#notifier = callSoon(notifyLinks, this);
+    }
+    if (outcome === Outcome.Error && this.reportErrors) handleError(this, result);
+  }
+
+  #addLink(callback: (greenlet: any) => void, kind: LinkKind): void {
+    if (typeof callback !== 'function') throw new TypeError(`Expected a function for callback but received ${callback === null ? 'null' : typeof callback}`);
+    (this.#links ??= []).push({ callback, kind });
+    if (this.#outcome !== Outcome.None && this.#notifier === undefined) {
+      this.#notifier = callSoon(notifyLinks, this);
+    }
+  }
+
+  /** @internal From the hub: calls the links, in the order they were added. */
+  static notifyLinks(greenlet: Greenlet<any>): void {
+    greenlet.#notifier = undefined;
+    const links = greenlet.#links;
+    if (links === undefined) return;
+    // Links may unlink later ones or add new ones while we go.
+    while (links.length > 0) {
+      const { callback, kind } = links.shift()!;
+      if (kind === LinkKind.Raw) {
+        try {
+          callback(greenlet);
+        } catch (error) {
+          handleError(undefined, error);
+        }
+        continue;
+      }
+      if (kind === LinkKind.Value && greenlet.#outcome !== Outcome.Value) continue;
+      if (kind === LinkKind.Exception && greenlet.#outcome !== Outcome.Error) continue;
+      const runner = new Fiber(
+        () => {
+          try {
+            callback(greenlet);
+          } catch (error) {
+            handleError(undefined, error);
+          }
+        },
+        { name: `link of ${greenlet.name}`, parent: Fiber.main },
+      );
+      try {
+        resume(runner);
+      } catch (error) {
+        handleError(undefined, error);
+      }
+    }
+  }
+}
+
+const EMPTY: unknown[] = [];
+
+function runGreenlet(this: void, greenlet: Greenlet<any>): void {
+  Greenlet.run(greenlet);
+}
+
+function startGreenlet(greenlet: Greenlet<any>): void {
+  Greenlet.startNow(greenlet);
+}
+
+function notifyLinks(greenlet: Greenlet<any>): void {
+  Greenlet.notifyLinks(greenlet);
+}
+
+function killNow(request: { greenlet: Greenlet<any>; error: unknown; waiter: Waiter<void> | undefined }): void {
+  Greenlet.killNow(request.greenlet, request.error);
+  request.waiter?.switch(undefined);
+}
+
+/**
+ * Creates a greenlet running `fn(...args)` and schedules it to start on the next hub turn.
+ * Callable from anywhere; never blocks.
+ */
+export function spawn<T>(fn: (...args: any[]) => T, ...args: unknown[]): Greenlet<T> {
+  siteFrom = spawn;
+  const greenlet = new Greenlet(fn, ...args);
+  greenlet.start();
+  return greenlet;
+}
+
+/** Like spawn(), but the greenlet starts in `ms` milliseconds. */
+export function spawnLater<T>(ms: number, fn: (...args: any[]) => T, ...args: unknown[]): Greenlet<T> {
+  siteFrom = spawnLater;
+  const greenlet = new Greenlet(fn, ...args);
+  greenlet.startLater(ms);
+  return greenlet;
+}
+
+/**
+ * Waits for the greenlets to finish (gevent.joinall) and returns those that did, in the order they
+ * finished. `timeout`: stop waiting after that many ms. `count`: stop after that many finished.
+ * `raiseError`: throw the first error a greenlet failed with, as soon as it is seen. Blocks.
+ */
+export function joinAll<G extends Greenlet<any>>(greenlets: Iterable<G>, options: { timeout?: number; raiseError?: boolean; count?: number } = {}): G[] {
+  if (!options.raiseError) return waitAll(greenlets, { timeout: options.timeout, count: options.count });
+  const done: G[] = [];
+  for (const greenlet of iwait(greenlets, { timeout: options.timeout, count: options.count })) {
+    if (greenlet.ready() && !greenlet.successful()) throw greenlet.exception;
+    done.push(greenlet);
+  }
+  return done;
+}
+
+/**
+ * Kills every greenlet (gevent.killall) with `error` (a new GreenletExit by default). Greenlets
+ * that never ran never will. With `block` (the default) waits until all are dead, or throws a
+ * Timeout after `timeout` ms; with `block: false` returns at once.
+ */
+export function killAll(greenlets: Iterable<Greenlet<any>>, options: { error?: unknown; block?: boolean; timeout?: number } = {}): void {
+  const error = options.error ?? new GreenletExit();
+  const pending: Greenlet<any>[] = [];
+  for (const greenlet of greenlets) {
+    if (!Greenlet.killBeforeStart(greenlet, error)) pending.push(greenlet);
+  }
+  if (pending.length === 0) return;
+  if (options.block === false) {
+    callSoon(killEach, { greenlets: pending, error, waiter: undefined });
+    return;
+  }
+  const waiter = new Waiter<Greenlet<any>[]>();
+  callSoon(killEach, { greenlets: pending, error, waiter });
+  const timer = Timeout.startNewOrDummy(options.timeout);
+  try {
+    const survivors = waiter.get();
+    if (survivors.length > 0) joinAll(survivors);
+  } finally {
+    timer.cancel();
+  }
+}
+
+function killEach(request: { greenlets: Greenlet<any>[]; error: unknown; waiter: Waiter<Greenlet<any>[]> | undefined }): void {
+  const survivors: Greenlet<any>[] = [];
+  for (const greenlet of request.greenlets) {
+    Greenlet.killNow(greenlet, request.error);
+    if (!greenlet.ready()) survivors.push(greenlet);
+  }
+  request.waiter?.switch(survivors);
+}

@@ -1,0 +1,43 @@
+// local(): fiber-local storage (gevent.local). Each fiber sees its own properties on the same
+// object; the main fiber (the hub and top-level code) is a fiber like the others.
+import { Fiber } from './fiber';
+
+/**
+ * Returns an object whose properties are local to the fiber that reads or writes them
+ * (gevent.local.local). `init`, if given, builds the initial properties of each fiber's view the
+ * first time that fiber touches the object. A fiber's properties go away with the fiber (they are
+ * held weakly by the fiber object). Never blocks.
+ *
+ * ```ts
+ * const ctx = local<{ user?: string }>();
+ * spawn(() => { ctx.user = 'ann'; sleep(10); ctx.user; }); // 'ann' in this greenlet only
+ * ```
+ */
+export function local<T extends object = Record<string | symbol, any>>(init?: () => T): T {
+  if (init !== undefined && typeof init !== 'function') throw new TypeError(`Expected a function (or undefined) for init but received ${typeof init}`);
+  const views = new WeakMap<Fiber, object>();
+  const view = (): object => {
+    const fiber = Fiber.current;
+    let found = views.get(fiber);
+    if (found === undefined) {
+      found = Object.create(null) as object;
+      views.set(fiber, found);
+      if (init !== undefined) Object.assign(found, init());
+    }
+    return found;
+  };
+  return new Proxy(Object.create(null) as T, {
+    get: (_target, key) => Reflect.get(view(), key),
+    set: (_target, key, value) => Reflect.set(view(), key, value),
+    has: (_target, key) => Reflect.has(view(), key),
+    deleteProperty: (_target, key) => Reflect.deleteProperty(view(), key),
+    ownKeys: () => Reflect.ownKeys(view()),
+    getOwnPropertyDescriptor: (_target, key) => {
+      const descriptor = Reflect.getOwnPropertyDescriptor(view(), key);
+      // The proxy target has none of these properties: report them configurable (invariant).
+      if (descriptor !== undefined) descriptor.configurable = true;
+      return descriptor;
+    },
+    defineProperty: (_target, key, descriptor) => Reflect.defineProperty(view(), key, descriptor),
+  });
+}

@@ -1,0 +1,123 @@
+// Timeout: a timer that raises in the fiber that started it, at its current or next blocking
+// point (gevent.Timeout). The Timeout is itself what is raised, unless another error was given.
+import { brand } from './errors';
+import { Fiber } from './fiber';
+import { interrupt, MAX_TIMER_MS } from './hub';
+
+const kNoDefault = Symbol('greenfiber.noDefault');
+
+/**
+ * A timeout for the code of one fiber, and the error it raises. `Timeout.start(ms)` arms it for
+ * the current fiber; when `ms` elapse before `cancel()`, it raises (itself, or the `error` given)
+ * in that fiber at its current blocking point (or its next one). A control-flow exception, not a
+ * GreenfiberError. Disposable: `using t = Timeout.start(100)` cancels it at scope end.
+ *
+ * ```ts
+ * const t = Timeout.start(100);
+ * try { sleep(1000); } catch (e) { if (e !== t) throw e; } finally { t.cancel(); }
+ * ```
+ */
+export class Timeout extends Error {
+  override name = 'Timeout';
+  /** Milliseconds from start() to expiry; undefined for a timeout that never fires. */
+  readonly ms: number | undefined;
+  /**
+   * What is raised on expiry. This Timeout itself when it is undefined, a boolean (gevent's False
+   * only matters to context managers) or a string (which then ends the message).
+   */
+  readonly error: unknown;
+  #timer: NodeJS.Timeout | undefined = undefined;
+  #fiber: Fiber | undefined = undefined;
+
+  /**
+   * Creates an unarmed timeout; call start(). `ms` null, undefined or Infinity makes one that
+   * never fires.
+   * @throws TypeError if `ms` is not a number >= 0 (or null/undefined).
+   */
+  constructor(ms?: number | null, error?: unknown) {
+    if (ms !== undefined && ms !== null && (typeof ms !== 'number' || !(ms >= 0))) {
+      throw new TypeError(`Expected a number of milliseconds >= 0 (or undefined) for ms but received ${String(ms)}`);
+    }
+    const message = ms === undefined || ms === null ? 'timeout that never expires' : `timed out after ${ms} ms`;
+    super(typeof error === 'string' ? `${message}: ${error}` : message);
+    this.ms = ms ?? undefined;
+    this.error = error;
+  }
+
+  /** Creates and starts a timeout for the current fiber. Never blocks; callable from anywhere. */
+  static start(ms: number, error?: unknown): Timeout {
+    const timeout = new Timeout(ms, error);
+    timeout.start();
+    return timeout;
+  }
+
+  /**
+   * Like start(), but for `ms` null or undefined returns a shared timeout that never fires and
+   * costs nothing (gevent's _start_new_or_dummy): for primitives whose timeout is optional.
+   */
+  static startNewOrDummy(ms: number | null | undefined, error?: unknown): Timeout {
+    if (ms === undefined || ms === null) return dummy;
+    return Timeout.start(ms, error);
+  }
+
+  /** Arms the timer for the current fiber. @throws Error if it is already pending. */
+  start(): void {
+    if (this.ms === undefined || this.ms > MAX_TIMER_MS) return; // never fires
+    if (this.#timer !== undefined) throw new Error('this Timeout is already pending; cancel() it before starting it again');
+    this.#fiber = Fiber.current;
+    this.#timer = setTimeout(expire, this.ms, this);
+  }
+
+  /** Whether the timer is armed and has not fired. */
+  get pending(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** Disarms the timer if it has not fired yet. Idempotent. */
+  cancel(): void {
+    if (this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#fiber = undefined;
+  }
+
+  /** cancel(), as `using` calls it. */
+  [Symbol.dispose](): void {
+    this.cancel();
+  }
+
+  /** @internal */
+  static expire(timeout: Timeout): void {
+    const fiber = timeout.#fiber;
+    timeout.#timer = undefined;
+    timeout.#fiber = undefined;
+    const { error } = timeout;
+    const raised = error === undefined || error === null || typeof error === 'boolean' || typeof error === 'string' ? timeout : error;
+    if (fiber !== undefined) interrupt(fiber, raised);
+  }
+}
+brand(Timeout, 'Timeout');
+
+function expire(timeout: Timeout): void {
+  Timeout.expire(timeout);
+}
+
+const dummy: Timeout = new Timeout(undefined);
+
+/**
+ * Runs `fn()` with a timeout of `ms` for the current fiber. If it expires, the Timeout is raised,
+ * or, when `options.default` is given, `withTimeout` returns that instead. Blocks as `fn` does.
+ */
+export function withTimeout<T, D = T>(ms: number, fn: () => T, options?: { default?: D }): T | D {
+  if (typeof fn !== 'function') throw new TypeError(`Expected a function for fn but received ${typeof fn}`);
+  const fallback: D | typeof kNoDefault = options !== undefined && 'default' in options ? (options.default as D) : kNoDefault;
+  const timeout = Timeout.start(ms);
+  try {
+    return fn();
+  } catch (error) {
+    if (error === timeout && fallback !== kNoDefault) return fallback;
+    throw error;
+  } finally {
+    timeout.cancel();
+  }
+}

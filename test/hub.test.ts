@@ -1,0 +1,323 @@
+// The hub: runCallback's FIFO, Waiter, sleep (gevent test__sleep0.py / test__hub.py), idle,
+// blocking rules (BlockingOnHubError, LoopExit at the top level), error reporting, runInfo and
+// the blocking monitor.
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  BlockingOnHubError,
+  Event,
+  GreenfiberError,
+  LoopExit,
+  Waiter,
+  getCurrent,
+  hub,
+  idle,
+  runInfo,
+  sleep,
+  spawn,
+  joinAll,
+  Fiber,
+} from '../dist/index.js';
+import { runFixture } from './helpers';
+import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
+
+afterEach(async () => {
+  hub.onError = undefined;
+  hub.trackParkedStacks = false;
+  await expectNoFiberLeft();
+});
+
+describe('hub.runCallback', () => {
+  it('runs callbacks on the main fiber, in FIFO order, with their arguments', async () => {
+    const log: unknown[] = [];
+    hub.runCallback((a: number, b: number) => log.push(['first', a, b, getCurrent() === Fiber.main]), 1, 2);
+    hub.runCallback(() => log.push('second'));
+    await inGreenlet(() => hub.runCallback(() => log.push('from a greenlet')));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(log).toEqual([['first', 1, 2, true], 'second', 'from a greenlet']);
+  });
+
+  it('cancel() stops a pending callback and pending tells whether it will run', async () => {
+    const log: string[] = [];
+    const a = hub.runCallback(() => log.push('a'));
+    const b = hub.runCallback(() => log.push('b'));
+    expect(a.pending).toBe(true);
+    a.cancel();
+    a.cancel(); // idempotent
+    expect(a.pending).toBe(false);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(log).toEqual(['b']);
+    expect(b.pending).toBe(false);
+  });
+
+  it('callbacks queued by a callback run on a later turn, after I/O had a chance', async () => {
+    const log: string[] = [];
+    hub.runCallback(() => {
+      log.push('turn 1');
+      setImmediate(() => log.push('other immediate'));
+      hub.runCallback(() => log.push('turn 2'));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(log).toEqual(['turn 1', 'other immediate', 'turn 2']);
+  });
+
+  // gevent test__hub.py TestHandleError / TestExceptionInMainloop: a failing callback does not stop the hub
+  it('reports an error thrown by a callback and keeps going', async () => {
+    const seen: unknown[] = [];
+    hub.onError = (greenlet, error) => seen.push([greenlet, (error as Error).message]);
+    const log: string[] = [];
+    hub.runCallback(() => {
+      throw new Error('callback failed');
+    });
+    hub.runCallback(() => log.push('next one ran'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual([[undefined, 'callback failed']]);
+    expect(log).toEqual(['next one ran']);
+  });
+
+  // gevent test__hub.py TestHandleError.test_exception_in_custom_handle_error_does_not_crash
+  it('survives an onError that throws', async () => {
+    hub.onError = () => {
+      throw new Error('reporter broke');
+    };
+    const log: string[] = [];
+    hub.runCallback(() => {
+      throw new Error('x');
+    });
+    hub.runCallback(() => log.push('still running'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(log).toEqual(['still running']);
+  });
+});
+
+describe('Waiter', () => {
+  // gevent test__hub.py TestWaiter.test
+  it('keeps a value delivered before get() and returns it at once', async () => {
+    const waiter = new Waiter<number>();
+    expect(waiter.ready()).toBe(false);
+    waiter.switch(25);
+    expect(waiter.ready()).toBe(true);
+    expect(await inGreenlet(() => waiter.get())).toBe(25);
+    waiter.switch(26); // the first delivery wins
+    expect(await inGreenlet(() => waiter.get())).toBe(25);
+  });
+
+  it('parks a greenlet until a loop callback, another greenlet or async code delivers', async () => {
+    const fromCallback = new Waiter<string>();
+    setTimeout(() => fromCallback.switch('timer'), 1);
+    expect(await inGreenlet(() => fromCallback.get())).toBe('timer');
+
+    const fromGreenlet = new Waiter<string>();
+    const results = await inGreenlet(() => {
+      const getter = spawn(() => fromGreenlet.get());
+      sleep(0);
+      expect(fromGreenlet.waiting).toBe(true);
+      fromGreenlet.switch('greenlet');
+      return getter.get();
+    });
+    expect(results).toBe('greenlet');
+
+    const fromAsync = new Waiter<string>();
+    void Promise.resolve().then(() => fromAsync.switch('async'));
+    expect(await inGreenlet(() => fromAsync.get())).toBe('async');
+  });
+
+  it('throw() raises in the waiting greenlet', async () => {
+    const waiter = new Waiter<number>();
+    setTimeout(() => waiter.throw(new RangeError('delivered error')), 1);
+    await expect(inGreenlet(() => waiter.get())).rejects.toThrow(RangeError);
+  });
+
+  it('get() in a loop callback outside any greenlet throws BlockingOnHubError naming the fix', async () => {
+    const error = await new Promise<unknown>((resolve) =>
+      setTimeout(() => {
+        try {
+          new Waiter().get();
+          resolve(undefined);
+        } catch (e) {
+          resolve(e);
+        }
+      }, 1),
+    );
+    expect(error).toBeInstanceOf(BlockingOnHubError);
+    expect(error).toBeInstanceOf(GreenfiberError);
+    expect((error as BlockingOnHubError).code).toBe('GF_ERR_BLOCKING_ON_HUB');
+    expect((error as Error).message).toMatch(/spawn\(/);
+    expect((error as Error).message).toMatch(/main\(/);
+  });
+});
+
+describe('sleep', () => {
+  // gevent test__sleep0.py: sleep(0) yields, and the greenlet comes back
+  it('sleep(0) yields to every other ready greenlet, round robin', async () => {
+    const log: string[] = [];
+    await inGreenlet(() => {
+      const worker = (name: string) => () => {
+        for (let i = 0; i < 3; i++) {
+          log.push(`${name}${i}`);
+          sleep(0);
+        }
+      };
+      joinAll([spawn(worker('a')), spawn(worker('b')), spawn(worker('c'))]);
+    });
+    expect(log).toEqual(['a0', 'b0', 'c0', 'a1', 'b1', 'c1', 'a2', 'b2', 'c2']);
+  });
+
+  it('timers wake sleepers in deadline order', async () => {
+    const log: number[] = [];
+    await inGreenlet(() => {
+      joinAll([60, 20, 40, 0].map((ms) => spawn(() => (sleep(ms), log.push(ms)))));
+    });
+    expect(log).toEqual([0, 20, 40, 60]);
+  });
+
+  // gevent test__hub.py TestSleep (AbstractGenericWaitTestCase): sleep waits at least its delay
+  it('sleeps at least the time asked', async () => {
+    const elapsed = await inGreenlet(() => {
+      const start = performance.now();
+      sleep(20);
+      return performance.now() - start;
+    });
+    expect(elapsed).toBeGreaterThanOrEqual(19);
+  });
+
+  it('rejects a non-number and blocks only where blocking is allowed', async () => {
+    await expect(inGreenlet(() => sleep('1' as never))).rejects.toThrow(TypeError);
+    const error = await new Promise((resolve) => setImmediate(() => { try { sleep(1); resolve(undefined); } catch (e) { resolve(e); } }));
+    expect(error).toBeInstanceOf(BlockingOnHubError);
+  });
+});
+
+describe('idle', () => {
+  it('returns once no other greenlet is ready to run', async () => {
+    const log: string[] = [];
+    await inGreenlet(() => {
+      const busy = spawn(() => {
+        for (let i = 0; i < 5; i++) {
+          log.push(`busy${i}`);
+          sleep(0);
+        }
+      });
+      idle();
+      log.push('idle');
+      busy.join();
+    });
+    expect(log).toEqual(['busy0', 'busy1', 'busy2', 'busy3', 'busy4', 'idle']);
+  });
+});
+
+describe('error reporting', () => {
+  it('hub.onError receives the greenlet and its error; GreenletExit is not reported', async () => {
+    const seen: unknown[] = [];
+    hub.onError = (greenlet, error) => seen.push([greenlet?.name, (error as Error).message]);
+    await inGreenlet(() => {
+      const failing = spawn(function failing() {
+        throw new Error('bad');
+      });
+      const killed = spawn(() => sleep(1000));
+      sleep(0);
+      killed.kill();
+      joinAll([failing, killed]);
+    });
+    expect(seen).toEqual([['failing', 'bad']]);
+  });
+
+  it('writes the report to stderr with the name, the stack and the spawn site; the process goes on', () => {
+    const result = runFixture('hub-report.cjs');
+    expect(result.stderr).toMatch(/Error: worker broke/);
+    expect(result.stderr).toMatch(/at brokenWorker \(.*hub-report\.cjs:\d+/);
+    expect(result.stderr).toMatch(/Greenlet "brokenWorker" #\d+ failed with Error/);
+    expect(result.stderr).toMatch(/spawned at:\n\s+at .*hub-report\.cjs:\d+/);
+    expect(result.stdout).toBe('after the failure\nexception: worker broke\n');
+    expect(result.status).toBe(0);
+  });
+
+  it('hub.strict ends the process like an unhandled rejection', () => {
+    const result = runFixture('hub-strict.cjs');
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/strict failure/);
+    expect(result.stdout).not.toMatch(/not reached/);
+  });
+});
+
+describe('runInfo', () => {
+  it('lists every live greenlet with its spawn site and, when tracked, where it is parked', async () => {
+    hub.trackParkedStacks = true;
+    const report = await inGreenlet(() => {
+      const event = new Event();
+      const parked = spawn(function waitsForever() {
+        event.wait();
+      });
+      parked.name = 'parked-one';
+      const scheduled = spawn(() => undefined);
+      scheduled.name = 'not-yet-started';
+      sleep(0);
+      const text = runInfo();
+      parked.kill();
+      return text;
+    });
+    expect(report).toMatch(/live greenlets/);
+    expect(report).toMatch(/Greenlet "parked-one" #\d+: suspended/);
+    expect(report).toMatch(/spawned at:\n\s+at .*hub\.test\.ts/);
+    expect(report).toMatch(/parked at:\n(\s+at .*\n)*\s+at waitsForever/);
+    expect(report).toMatch(/Greenlet "test" #\d+: running/);
+  });
+
+  it('says how to get parked stacks when they are not tracked', async () => {
+    const report = await inGreenlet(() => {
+      const parked = spawn(() => sleep(1000));
+      sleep(0);
+      const text = runInfo();
+      parked.kill();
+      return text;
+    });
+    expect(report).toMatch(/hub\.trackParkedStacks = true/);
+  });
+});
+
+describe('hub.maxBlockingTime', () => {
+  it('reports a greenlet that runs too long without yielding, while it runs and when it yields', () => {
+    const result = runFixture('hub-monitor.cjs');
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(/greenlet #\d+ has been running \d+ ms without yielding/);
+    expect(result.stderr).toMatch(/Greenlet "hog" #\d+ ran \d+ ms without yielding \(hub\.maxBlockingTime is 50 ms\); it yielded at:\n\s+at .*hub-monitor\.cjs/);
+    expect(result.stderr).toMatch(/Greenlet "finisher" #\d+ ran \d+ ms without yielding \(hub\.maxBlockingTime is 50 ms\); it ran until it finished/);
+    expect(result.stderr.match(/has been running/g)).toHaveLength(2); // hog and finisher; not the idle hub
+    expect(result.stderr).not.toMatch(/polite/);
+    expect(result.stdout).toBe('done\n');
+  });
+
+  it('is off by default and rejects bad values', () => {
+    expect(hub.maxBlockingTime).toBe(0);
+    expect(() => {
+      hub.maxBlockingTime = -1;
+    }).toThrow(TypeError);
+  });
+});
+
+describe('the top level of a CommonJS script', () => {
+  it('runs spawn + sleep + joinAll like a gevent script, then the code after, then exits by itself', () => {
+    const result = runFixture('hub-script.cjs');
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe(['tick ran', 'promise ran', 'worker 3 done', 'worker 2 done', 'worker 1 done', 'joined [1,2,3]', 'slept on top', 'end of script', 'timer after the script', ''].join('\n'));
+    expect(result.status).toBe(0);
+  });
+
+  it('is not the top level of an ES module: blocking there throws BlockingOnHubError naming main()', () => {
+    const result = runFixture('hub-esm.mjs');
+    expect(result.stdout).toBe('BlockingOnHubError: true\nmain() slept\n');
+    expect(result.status).toBe(0);
+  });
+
+  it('throws LoopExit when nothing could ever wake the top level', () => {
+    const result = runFixture('hub-loopexit.cjs');
+    expect(result.stdout).toMatch(/^LoopExit GF_ERR_LOOP_EXIT this operation would block forever/);
+    expect(result.stdout).toMatch(/still alive after LoopExit\n$/);
+    expect(result.status).toBe(0);
+  });
+
+  it('throws BlockingOnHubError from callbacks fired while the top level blocks, without re-entering the loop', () => {
+    const result = runFixture('hub-nested.cjs');
+    expect(result.stdout).toBe(['timer: BlockingOnHubError', 'tick: BlockingOnHubError', 'promise: BlockingOnHubError', 'top level woke', 'after the loop started: BlockingOnHubError', ''].join('\n'));
+    expect(result.status).toBe(0);
+  });
+});
