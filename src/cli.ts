@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import Module from 'node:module';
 import * as path from 'node:path';
+import * as vm from 'node:vm';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { main } from './main';
@@ -104,9 +105,29 @@ function patchAll(): boolean {
   return true;
 }
 
+// The SyntaxErrors by which Node itself tells ES module syntax in a file of no declared type.
+const moduleSyntaxErrors = /Cannot use import statement outside a module|Unexpected token 'export'|Cannot use 'import\.meta' outside a module|await is only valid in async functions/;
+
+/**
+ * Whether a file of no declared module type holds ES module syntax. Node (22+) runs such a file,
+ * when it is the main module, through its asynchronous ESM loader, outside our greenlet; we load
+ * it with require(esm) instead. Detected as Node does: compile it as a CommonJS body.
+ */
+function hasModuleSyntax(file: string): boolean {
+  // require() loads TypeScript of either syntax (type stripping is not there to detect with).
+  if (isTypeScript(file)) return true;
+  const source = fs.readFileSync(file, 'utf8');
+  try {
+    vm.compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file });
+    return false;
+  } catch (error) {
+    return error instanceof SyntaxError && moduleSyntaxErrors.test(error.message);
+  }
+}
+
 /** Runs the script in the calling greenlet, as Node would run it as the main module. */
 function load(file: string): unknown {
-  if (!isModule(file)) {
+  if (!isModule(file) && !hasModuleSyntax(file)) {
     return (Module as unknown as { _load(request: string, parent: null, isMain: boolean): unknown })._load(file, null, true);
   }
   try {

@@ -35,6 +35,14 @@ describe('greenfiber script', () => {
     expect(result.status).toBe(0);
   });
 
+  it('runs a .js file with ES module syntax in a CommonJS package in the greenlet too', () => {
+    // Node 22+ would evaluate such a main module in its asynchronous ESM loader, outside the greenlet.
+    const result = greenfiber([fixture('cli-esm-syntax.js')]);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('esm-syntax js ok\n');
+    expect(result.status).toBe(0);
+  });
+
   it('runs an ES module with top-level await as async code (blocking needs main())', () => {
     const result = greenfiber([fixture('cli-tla.mjs')]);
     expect(result.stdout).toBe('top level after await: BlockingOnHubError\nmain(): slept\n');
