@@ -48,10 +48,14 @@ class QueuedCallback implements HubCallback {
   }
 }
 
-// The hub's FIFO. A turn runs the callbacks queued before it began; those queued meanwhile run on
-// the next turn, after the loop has polled for I/O once more (so sleep(0) in a loop starves no one).
+// The hub's FIFO. A turn runs callbacks until the queue is empty, including those queued while it
+// runs (a wake-up handed from one greenlet to the next costs no loop iteration), but for at most
+// kTurnBudgetMs: then the rest waits for the next turn, after the loop has polled for I/O once more,
+// so a greenlet looping on sleep(0) starves no one. gevent's callback loop works the same way.
 let queue: QueuedCallback[] = [];
+// True while a turn runs or is scheduled with setImmediate: enqueue() then schedules nothing.
 let turnScheduled = false;
+const kTurnBudgetMs = 5;
 // True while our own top-level drive of the loop runs (including the ticks it drains).
 let driving = false;
 // True once a hub turn ran from Node's own loop: the top level is over for good.
@@ -61,11 +65,7 @@ let idlers: Waiter<void>[] = [];
 // The error a Timeout raised for the main fiber while it was not blocked; raised at its next blocking call.
 let mainPendingError: { error: unknown } | undefined;
 
-function runTurn(): void {
-  turnScheduled = false;
-  if (!driving) loopStarted = true;
-  const batch = queue;
-  queue = [];
+function runBatch(batch: QueuedCallback[]): void {
   for (let i = 0; i < batch.length; i++) {
     const callback = batch[i];
     if (!callback.pending) continue;
@@ -80,6 +80,21 @@ function runTurn(): void {
     } catch (error) {
       handleError(undefined, error);
     }
+  }
+}
+
+function runTurn(): void {
+  if (!driving) loopStarted = true;
+  const deadline = performance.now() + kTurnBudgetMs;
+  do {
+    const batch = queue;
+    queue = [];
+    runBatch(batch);
+  } while (queue.length > 0 && performance.now() < deadline);
+  if (queue.length > 0) {
+    setImmediate(runTurn); // over budget: the rest after the next I/O poll
+  } else {
+    turnScheduled = false;
   }
   // idle(): woken on a turn that left nothing queued for the next one.
   if (idlers.length > 0 && queue.length === 0) {

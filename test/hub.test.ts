@@ -49,15 +49,36 @@ describe('hub.runCallback', () => {
     expect(b.pending).toBe(false);
   });
 
-  it('callbacks queued by a callback run on a later turn, after I/O had a chance', async () => {
+  // gevent's loop runs callbacks queued while it runs callbacks in the same pass (bounded by time)
+  it('callbacks queued by a callback run in the same turn, before other immediates', async () => {
     const log: string[] = [];
     hub.runCallback(() => {
       log.push('turn 1');
       setImmediate(() => log.push('other immediate'));
-      hub.runCallback(() => log.push('turn 2'));
+      hub.runCallback(() => log.push('queued during turn 1'));
     });
     await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(log).toEqual(['turn 1', 'other immediate', 'turn 2']);
+    expect(log).toEqual(['turn 1', 'queued during turn 1', 'other immediate']);
+  });
+
+  it('a callback that re-queues itself forever does not starve the loop: the turn has a budget', async () => {
+    let stop = false;
+    let rounds = 0;
+    const again = (): void => {
+      rounds += 1;
+      if (!stop) hub.runCallback(again);
+    };
+    hub.runCallback(again);
+    // Only runs if the hub gives the loop back while `again` keeps queueing itself.
+    await new Promise<void>((resolve) =>
+      setImmediate(() => {
+        stop = true;
+        resolve();
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(stop).toBe(true);
+    expect(rounds).toBeGreaterThan(1);
   });
 
   // gevent test__hub.py TestHandleError / TestExceptionInMainloop: a failing callback does not stop the hub
