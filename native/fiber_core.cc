@@ -32,6 +32,7 @@ class Worker {
       pthread_attr_destroy(&attr);
     }
     self->stack_limit_ = reinterpret_cast<uintptr_t>(stack_lo) + kStackReserve;
+    self->stack_lo_ = stack_lo;
     for (;;) {
       self->baton_.Wait(self->owner_->policy_);
       // Acquire pairs with the release in Teardown(): exit_ is read after the baton was posted.
@@ -46,6 +47,7 @@ class Worker {
   Baton baton_;
   Fiber* fiber_ = nullptr;  // the fiber this thread runs; null while pooled
   uintptr_t stack_limit_ = 0;
+  void* stack_lo_ = nullptr;  // the lowest address of this thread's stack
   std::atomic<bool> exit_{false};
 };
 
@@ -153,7 +155,7 @@ bool IsolateState::Transfer(Fiber* target) {
     // Releases the isolate: V8 archives this thread's stack and state until the Unlocker ends.
     v8::Unlocker unlocker(isolate_);
     BatonOf(target)->Post();
-    BatonOf(self)->Wait(policy_);
+    BatonOf(self)->Wait(policy_, self->is_main_ ? nullptr : self->worker_->stack_lo_);
   }
   // Whoever handed the isolate back made us current_ before posting our baton.
   RestoreContinuationData(self);

@@ -2,6 +2,7 @@
 #include "handoff.h"
 
 #include <linux/futex.h>
+#include <sys/mman.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -44,6 +45,16 @@ void FutexWake(std::atomic<uint32_t>* word) {
           0);
 }
 
+// Gives the pages of the calling thread's stack below the page of its current frame back to the
+// kernel (they read as zeros if touched again). Costs one madvise() when about to park anyway.
+void ReleaseStackBelow(void* stack_lo) {
+  constexpr uintptr_t kPage = 4096;
+  const uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  const uintptr_t lo = (reinterpret_cast<uintptr_t>(stack_lo) + kPage - 1) & ~(kPage - 1);
+  const uintptr_t hi = here & ~(kPage - 1);  // the futex syscall runs on the kernel's stack
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 }  // namespace
 
 void Baton::Post() {
@@ -75,7 +86,7 @@ bool Baton::Spin(int64_t spin_ns) {
   return posted;
 }
 
-void Baton::Wait(const HandoffPolicy& policy) {
+void Baton::Wait(const HandoffPolicy& policy, void* stack_lo) {
   bool try_spin = policy.spin_ns > 0;
   if (try_spin && misses_ >= kSpinGiveUp) {
     if (++waits_since_retry_ < kSpinRetryEvery) {
@@ -93,6 +104,7 @@ void Baton::Wait(const HandoffPolicy& policy) {
     }
     if (misses_ < kSpinGiveUp) ++misses_;
   }
+  if (stack_lo != nullptr) ReleaseStackBelow(stack_lo);
   for (;;) {
     uint32_t seen = word_.load(std::memory_order_acquire);
     if (seen == kPosted) break;

@@ -23,8 +23,12 @@ class Baton {
  public:
   // Wakes the waiter, or makes its next Wait() return at once. Any thread may call it.
   void Post();
-  // Blocks the calling thread until Post(). Only the thread that owns this baton calls it.
-  void Wait(const HandoffPolicy& policy);
+  // Blocks the calling thread until Post(). Only the thread that owns this baton calls it. With
+  // `stack_lo` (the lowest address of the caller's stack), a wait that parks in the kernel first
+  // gives back the stack pages below the one holding the caller's frame: a parked fiber then keeps
+  // only the stack it is using, whatever depth it once reached (V8 and the allocator go a few
+  // hundred bytes deeper than the suspension point on a fiber's first switch).
+  void Wait(const HandoffPolicy& policy, void* stack_lo = nullptr);
 
  private:
   enum : uint32_t { kEmpty = 0, kPosted = 1, kSleeping = 2 };
