@@ -61,6 +61,52 @@ for (const [group, entries] of groups) {
     lines.push(`| ${group} | ${e.name} | ${format(e.value)} | ${e.unit} | ${ratio} | ${(e.runs ?? []).length} |`);
   }
 }
+lines.push('', '![greenfiber against each group\'s baseline](results.svg)', '');
 const table = `${lines.join('\n')}\n`;
 writeFileSync(join(here, 'results.md'), table);
+writeFileSync(join(here, 'results.svg'), chart(groups));
 process.stdout.write(table);
+
+/**
+ * A bar chart of each non-baseline variant's ratio to its group's baseline, on a log scale
+ * (1 = as fast as the baseline), as a self-contained SVG.
+ */
+function chart(byGroup) {
+  const bars = [];
+  for (const [group, entries] of byGroup) {
+    const baseline = entries.find((e) => e.name === 'async/await') ?? entries[0];
+    for (const e of entries) {
+      if (e === baseline || e.unit !== baseline.unit || !(baseline.value > 0) || !(e.value > 0)) continue;
+      const ratio = lowerIsBetter(e.unit) ? baseline.value / e.value : e.value / baseline.value;
+      bars.push({ label: `${group}: ${e.name} vs ${baseline.name}`, ratio });
+    }
+  }
+  const width = 900;
+  const rowHeight = 26;
+  const labelWidth = 520;
+  const plotWidth = width - labelWidth - 60;
+  const height = 50 + bars.length * rowHeight;
+  const minLog = -3; // 0.001x
+  const maxLog = 1; // 10x
+  const x = (ratio) => labelWidth + ((Math.min(maxLog, Math.max(minLog, Math.log10(ratio))) - minLog) / (maxLog - minLog)) * plotWidth;
+  const esc = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">greenfiber vs baseline (log scale; right of the line = faster than the baseline)</text>`,
+  ];
+  for (const tick of [0.001, 0.01, 0.1, 1, 10]) {
+    parts.push(`<line x1="${x(tick)}" y1="30" x2="${x(tick)}" y2="${height - 10}" stroke="${tick === 1 ? '#333' : '#ddd'}"/>`);
+    parts.push(`<text x="${x(tick)}" y="${height - 1}" text-anchor="middle" fill="#555">${tick}×</text>`);
+  }
+  bars.forEach((bar, i) => {
+    const y = 40 + i * rowHeight;
+    const from = x(1);
+    const to = x(bar.ratio);
+    parts.push(`<text x="${labelWidth - 8}" y="${y + 14}" text-anchor="end">${esc(bar.label.slice(0, 80))}</text>`);
+    parts.push(`<rect x="${Math.min(from, to)}" y="${y + 3}" width="${Math.max(1, Math.abs(to - from))}" height="${rowHeight - 8}" fill="${bar.ratio >= 1 ? '#3a7' : '#d64'}"/>`);
+    parts.push(`<text x="${Math.max(from, to) + 4}" y="${y + 14}" fill="#333">${bar.ratio >= 0.1 ? bar.ratio.toFixed(2) : bar.ratio.toPrecision(2)}×</text>`);
+  });
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}

@@ -45,13 +45,16 @@ void FutexWake(std::atomic<uint32_t>* word) {
           0);
 }
 
-// Gives the pages of the calling thread's stack below the page of its current frame back to the
-// kernel (they read as zeros if touched again). Costs one madvise() when about to park anyway.
-void ReleaseStackBelow(void* stack_lo) {
+// Gives the pages of the calling thread's stack that lie wholly below its stack pointer (less a
+// margin for the madvise call itself) back to the kernel; they read as zeros if touched again.
+// Costs one madvise() when about to park anyway.
+__attribute__((noinline)) void ReleaseStackBelow(void* stack_lo) {
   constexpr uintptr_t kPage = 4096;
-  const uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  constexpr uintptr_t kMargin = 256;  // the madvise() call's return address and libc's wrapper
+  char probe;                         // invariant: at or above this function's stack pointer
+  const uintptr_t sp = reinterpret_cast<uintptr_t>(&probe);
   const uintptr_t lo = (reinterpret_cast<uintptr_t>(stack_lo) + kPage - 1) & ~(kPage - 1);
-  const uintptr_t hi = here & ~(kPage - 1);  // the futex syscall runs on the kernel's stack
+  const uintptr_t hi = (sp - kMargin) & ~(kPage - 1);  // the page holding sp - kMargin is kept
   if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 

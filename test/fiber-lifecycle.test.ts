@@ -129,3 +129,13 @@ describe('package entry points', () => {
     expect(json(result.stdout)).toEqual({ sameClass: true, sameErrors: true, first: 42, second: 42, dead: true });
   });
 });
+
+describe('parking in the kernel', () => {
+  it('gives back stack pages below a parked fiber without touching live ones, at every depth', () => {
+    // GREENFIBER_SPIN_NS=0: every wait parks in the kernel, where the stack below is released.
+    const result = runFixture('fiber-park-depths.js', [], { env: { GREENFIBER_SPIN_NS: '0' } });
+    expect(result.signal).toBeNull();
+    expect(result.status).toBe(0);
+    expect(json(result.stdout)).toEqual({ fibers: 640, dead: true, total: true });
+  });
+});
