@@ -7,7 +7,16 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const entries = { index: 'index', fiber: 'fiber-entry', sync: 'sync-entry', pool: 'pool-entry' };
+const entries = {
+  index: 'index',
+  fiber: 'fiber-entry',
+  sync: 'sync-entry',
+  pool: 'pool-entry',
+  monkey: 'monkey/index',
+  net: 'green/net',
+  http: 'green/http',
+  dns: 'green/dns',
+};
 
 mkdirSync(join(root, 'dist', 'esm'), { recursive: true });
 for (const [name, source] of Object.entries(entries)) {

@@ -186,3 +186,95 @@ export class GreenletExit extends FiberExit {
   }
 }
 brand(GreenletExit, 'GreenletExit');
+
+/**
+ * Root of the failures of greenfiber/http's blocking client. `cause` holds undici's or Node's
+ * own error when there is one.
+ */
+export class HttpError extends GreenfiberError {
+  override readonly code: string = 'GF_ERR_HTTP';
+  override name = 'HttpError';
+
+  constructor(message = 'the HTTP request failed', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+brand(HttpError, 'HttpError');
+
+/**
+ * An HTTP request ran out of time. `phase` says which limit: `connect` (connectTimeout),
+ * `headers` (headersTimeout), `body` (bodyTimeout: no data for that long) or `total` (timeout).
+ */
+export class HttpTimeoutError extends HttpError {
+  override readonly code: string = 'GF_ERR_HTTP_TIMEOUT';
+  override name = 'HttpTimeoutError';
+  readonly phase: 'connect' | 'headers' | 'body' | 'total';
+
+  constructor(phase: 'connect' | 'headers' | 'body' | 'total', message = `the HTTP request timed out (${phase})`, options?: ErrorOptions) {
+    super(message, options);
+    this.phase = phase;
+  }
+}
+brand(HttpTimeoutError, 'HttpTimeoutError');
+
+/**
+ * The connection to the server failed or broke: refused, reset, closed early, name not found.
+ * `cause.code` has the system's code (ECONNREFUSED, ECONNRESET, ENOTFOUND, UND_ERR_SOCKET).
+ */
+export class HttpConnectionError extends HttpError {
+  override readonly code: string = 'GF_ERR_HTTP_CONNECTION';
+  override name = 'HttpConnectionError';
+
+  constructor(message = 'the connection to the HTTP server failed', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+brand(HttpConnectionError, 'HttpConnectionError');
+
+/** The URL cannot be requested: not a URL, or not http: / https:. Usually a programming error. */
+export class HttpBadUrlError extends HttpError {
+  override readonly code: string = 'GF_ERR_HTTP_BAD_URL';
+  override name = 'HttpBadUrlError';
+
+  constructor(message = 'expected an absolute http: or https: URL', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+brand(HttpBadUrlError, 'HttpBadUrlError');
+
+/** The response body is larger than `maxBodySize`: raise the limit, or read it with `stream: true`. */
+export class HttpBodyTooLargeError extends HttpError {
+  override readonly code: string = 'GF_ERR_HTTP_BODY_TOO_LARGE';
+  override name = 'HttpBodyTooLargeError';
+
+  constructor(message = 'the HTTP response body is larger than maxBodySize: raise the limit, or read the body in chunks with stream: true', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+brand(HttpBodyTooLargeError, 'HttpBodyTooLargeError');
+
+/** A blocking socket call of greenfiber/net ran past its timeout (gevent's socket.timeout). */
+export class SocketTimeoutError extends GreenfiberError {
+  override readonly code: string = 'GF_ERR_SOCKET_TIMEOUT';
+  override name = 'SocketTimeoutError';
+
+  constructor(message = 'the socket operation timed out', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+brand(SocketTimeoutError, 'SocketTimeoutError');
+
+/** The stream ended before `readExactly(n)` got its n bytes; `partial` holds those that came. */
+export class IncompleteReadError extends GreenfiberError {
+  override readonly code: string = 'GF_ERR_INCOMPLETE_READ';
+  override name = 'IncompleteReadError';
+  readonly partial: Buffer;
+  readonly expected: number;
+
+  constructor(partial: Buffer, expected: number, message = `the stream ended after ${partial.length} of ${expected} bytes`, options?: ErrorOptions) {
+    super(message, options);
+    this.partial = partial;
+    this.expected = expected;
+  }
+}
+brand(IncompleteReadError, 'IncompleteReadError');

@@ -94,16 +94,13 @@ describe('greenfiber flags', () => {
     expect(version.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version);
   });
 
-  it('accepts --patch-all: patches when greenfiber/monkey exists, else says it is not available', () => {
-    const result = greenfiber(['--patch-all', fixture('cli-script.cjs')]);
-    const hasMonkey = fs.existsSync(path.join(root, 'dist', 'monkey')) || fs.existsSync(path.join(root, 'dist', 'monkey.js'));
-    if (hasMonkey) {
-      expect(result.status).toBe(0);
-      expect(result.stdout).toMatch(/joined: 1,2/);
-    } else {
-      expect(result.status).toBe(1);
-      expect(result.stderr).toMatch(/--patch-all is not available/);
-      expect(result.stdout).toBe('');
-    }
+  it('--patch-all applies patchAll() before the script\'s first line (gevent\'s python -m gevent.monkey)', () => {
+    const result = greenfiber(['--patch-all', fixture('monkey-cli.cjs')]);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('patched: true; greenlet: main\nstart 0,start 1,start 2,start 3 | end 0,end 1,end 2,end 3\n');
+    expect(result.status).toBe(0);
+    const plain = greenfiber(['--patch-all', fixture('cli-script.cjs')]);
+    expect(plain.stdout).toMatch(/joined: 1,2/);
+    expect(plain.status).toBe(0);
   });
 });

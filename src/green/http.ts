@@ -1,0 +1,385 @@
+// greenfiber/http: a blocking-style HTTP client for greenlets on undici (gevent users reach for
+// requests or urllib3 with gevent; this is that). One keep-alive pool per origin, shared; typed
+// errors (src/errors.ts HttpError family); bodies buffered with a size limit, or read in chunks.
+import { Agent, interceptors, request as undiciRequest, type Dispatcher } from 'undici';
+import { FiberExit, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError } from '../errors';
+import { assertCanBlock, Waiter } from '../hub';
+import { Timeout } from '../timeout';
+import { wait } from '../wait';
+
+/** Response headers: lower-case names; a repeated header's values as an array. */
+export type Headers = Record<string, string | string[] | undefined>;
+
+/** Options of request() and get(). Times are milliseconds. */
+export interface RequestOptions {
+  /** Default 'GET'. */
+  method?: string;
+  headers?: Record<string, string | string[]> | Array<[string, string]>;
+  /** A request body: a string (sent as UTF-8) or bytes. */
+  body?: string | Uint8Array | null;
+  /** The whole request, body included; default: no limit. */
+  timeout?: number;
+  /** Establishing the connection (TCP and TLS); default 10,000. */
+  connectTimeout?: number;
+  /** From sending the request to the end of the response headers; default 300,000. */
+  headersTimeout?: number;
+  /** The longest silence while the body arrives; default 300,000. */
+  bodyTimeout?: number;
+  /** The largest body request() buffers, in bytes; default 64 MiB. */
+  maxBodySize?: number;
+  /** How many redirects to follow; default 0 (a 3xx response is returned as is). */
+  maxRedirections?: number;
+  /**
+   * Connections per origin in the shared pool that serves this request; requests beyond it wait
+   * for a free connection. Default: unlimited. Requests with different limits use different pools.
+   */
+  connections?: number;
+  /** Read the body in chunks (`response.read()`, iteration) instead of buffering it. */
+  stream?: boolean;
+  /** An undici Dispatcher of your own (Agent, Pool, ProxyAgent, MockAgent) instead of the shared pools. */
+  dispatcher?: Dispatcher;
+}
+
+/** The default of `maxBodySize`: 64 MiB. */
+export const DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024;
+const DEFAULT_CONNECT_TIMEOUT = 10_000;
+// The stream of a streamed body pauses once this much is buffered and not read.
+const HIGH_WATER = 256 * 1024;
+
+// The shared keep-alive pools: undici Agents (one Pool per origin each), by connection settings.
+const agents = new Map<string, Dispatcher>();
+
+function agentFor(connections: number | undefined, connectTimeout: number): Dispatcher {
+  const key = `${connections ?? ''}/${connectTimeout}`;
+  let agent = agents.get(key);
+  if (agent === undefined) {
+    agent = new Agent({ connections: connections ?? null, connect: { timeout: connectTimeout } }).compose(interceptors.redirect());
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
+/**
+ * Closes every pooled connection (in-flight requests finish first). Later requests open new
+ * ones. Blocks until the pools are closed.
+ */
+export function closeAll(): void {
+  const closing = [...agents.values()].map((agent) => agent.close());
+  agents.clear();
+  wait(Promise.all(closing));
+}
+
+function number(value: unknown, name: string, min: number): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !(value >= min)) throw new TypeError(`Expected a number >= ${min} for ${name} but received ${String(value)}`);
+  return value;
+}
+
+function parseUrl(url: string | URL): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(String(url));
+  } catch (error) {
+    throw new HttpBadUrlError(`not a valid absolute URL: ${JSON.stringify(String(url))}`, { cause: error });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new HttpBadUrlError(`expected an http: or https: URL but received ${JSON.stringify(parsed.href)}`);
+  }
+  return parsed;
+}
+
+const connectionCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+/** The typed error for a failure of `method url`. */
+function httpError(error: unknown, what: string, timedOut: boolean): unknown {
+  // A kill or an expired Timeout raised at the suspension point is control flow: it passes as is.
+  if (error instanceof HttpError || error instanceof FiberExit || error instanceof Timeout) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (timedOut) return new HttpTimeoutError('total', `${what} timed out (timeout)`, { cause: error });
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new HttpTimeoutError('connect', `${what}: connecting timed out (connectTimeout)`, { cause: error });
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return new HttpTimeoutError('headers', `${what}: the response headers did not come in time (headersTimeout)`, { cause: error });
+    case 'UND_ERR_BODY_TIMEOUT':
+      return new HttpTimeoutError('body', `${what}: the response body stalled (bodyTimeout)`, { cause: error });
+  }
+  if (typeof code === 'string' && connectionCodes.has(code)) {
+    const reason = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'host not found' : 'connection failed';
+    return new HttpConnectionError(`${what}: ${reason} (${code})`, { cause: error });
+  }
+  if (error instanceof Error && error.name === 'AbortError') return error;
+  return new HttpError(`${what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+type Body = Dispatcher.ResponseData<unknown>['body'];
+
+/**
+ * A response whose body has been read whole (request() without `stream`). `text()` decodes the
+ * body as UTF-8; `json()` parses it.
+ */
+export class HttpResponse {
+  constructor(
+    /** The status code. */
+    readonly status: number,
+    readonly headers: Headers,
+    readonly body: Buffer,
+    /** The URL requested (before redirects). */
+    readonly url: string,
+  ) {}
+
+  /** Whether the status is 2xx. */
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  text(): string {
+    return this.body.toString('utf8');
+  }
+
+  json<T = unknown>(): T {
+    return JSON.parse(this.text()) as T;
+  }
+}
+
+/**
+ * A response whose body is read in chunks (request() with `stream: true`): `read()` blocks for
+ * the next chunk, iteration yields them; `text()` / `json()` / `readAll()` take the rest (bounded
+ * by maxBodySize). close() drops the rest; a body not read to the end holds its connection until
+ * then. Disposable.
+ */
+export class HttpStreamResponse {
+  readonly #body: Body;
+  readonly #what: string;
+  readonly #maxBodySize: number;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #ended = false;
+  #error: unknown = undefined;
+  #reader: Waiter<void> | undefined = undefined;
+  readonly #timer: { timedOut: boolean; cancel(): void };
+
+  /** @internal */
+  constructor(
+    readonly status: number,
+    readonly headers: Headers,
+    body: Body,
+    readonly url: string,
+    what: string,
+    maxBodySize: number,
+    timer: { timedOut: boolean; cancel(): void },
+  ) {
+    this.#body = body;
+    this.#what = what;
+    this.#maxBodySize = maxBodySize;
+    this.#timer = timer;
+    body.on('data', (chunk: Buffer) => {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+      if (this.#buffered >= HIGH_WATER) body.pause();
+      this.#wake();
+    });
+    body.on('end', () => {
+      this.#ended = true;
+      this.#timer.cancel();
+      this.#wake();
+    });
+    body.on('error', (error: unknown) => {
+      this.#error ??= httpError(error, this.#what, this.#timer.timedOut);
+      this.#timer.cancel();
+      this.#wake();
+    });
+  }
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  /** The body itself, for code that wants it: a Node Readable of undici. */
+  get body(): Body {
+    return this.#body;
+  }
+
+  #wake(): void {
+    const waiter = this.#reader;
+    if (waiter !== undefined) {
+      this.#reader = undefined;
+      waiter.switch(undefined);
+    }
+  }
+
+  /** Blocks for the next chunk of the body and returns it; null once the body has ended. */
+  read(): Buffer | null {
+    while (this.#chunks.length === 0) {
+      if (this.#error !== undefined) throw this.#error;
+      if (this.#ended) return null;
+      assertCanBlock();
+      if (this.#body.isPaused()) this.#body.resume();
+      const waiter = new Waiter<void>();
+      this.#reader = waiter;
+      try {
+        waiter.get();
+      } finally {
+        if (this.#reader === waiter) this.#reader = undefined;
+      }
+    }
+    const chunk = this.#chunks.shift()!;
+    this.#buffered -= chunk.length;
+    if (this.#buffered < HIGH_WATER && this.#body.isPaused() && !this.#ended) this.#body.resume();
+    return chunk;
+  }
+
+  *[Symbol.iterator](): Generator<Buffer, void, undefined> {
+    for (let chunk = this.read(); chunk !== null; chunk = this.read()) yield chunk;
+  }
+
+  /** Reads the rest of the body. @throws HttpBodyTooLargeError past maxBodySize. */
+  readAll(): Buffer {
+    const parts: Buffer[] = [];
+    let size = 0;
+    for (const chunk of this) {
+      size += chunk.length;
+      if (size > this.#maxBodySize) {
+        this.close();
+        throw new HttpBodyTooLargeError(`${this.#what}: the response body is larger than maxBodySize (${this.#maxBodySize} bytes)`);
+      }
+      parts.push(chunk);
+    }
+    return Buffer.concat(parts, size);
+  }
+
+  text(): string {
+    return this.readAll().toString('utf8');
+  }
+
+  json<T = unknown>(): T {
+    return JSON.parse(this.text()) as T;
+  }
+
+  /** Drops the rest of the body and frees its connection. Idempotent; never blocks. */
+  close(): void {
+    this.#timer.cancel();
+    if (!this.#ended) this.#body.destroy();
+    this.#ended = true;
+    this.#chunks = [];
+    this.#buffered = 0;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Buffers `body` whole, up to `limit` bytes. Blocks. */
+function readBody(body: Body, limit: number, what: string): Buffer {
+  return wait(
+    new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      body.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limit) {
+          body.destroy();
+          reject(new HttpBodyTooLargeError(`${what}: the response body is larger than maxBodySize (${limit} bytes)`));
+        } else chunks.push(chunk);
+      });
+      body.on('end', () => resolve(Buffer.concat(chunks, size)));
+      body.on('error', reject);
+    }),
+  );
+}
+
+/**
+ * Sends an HTTP request and blocks until the response (and, unless `stream` is set, its whole
+ * body) has arrived. Any status is a response, not an error. Connections are kept alive and
+ * pooled per origin, shared by every greenlet.
+ * @throws HttpBadUrlError, HttpConnectionError (refused, reset, host not found),
+ *   HttpTimeoutError (`phase`), HttpBodyTooLargeError, HttpError (anything else, with `cause`);
+ *   undici's InvalidArgumentError for bad options (a programming error); BlockingOnHubError
+ *   outside a greenlet.
+ */
+export function request(url: string | URL, options: RequestOptions & { stream: true }): HttpStreamResponse;
+export function request(url: string | URL, options?: RequestOptions & { stream?: false }): HttpResponse;
+export function request(url: string | URL, options?: RequestOptions): HttpResponse | HttpStreamResponse;
+export function request(url: string | URL, options: RequestOptions = {}): HttpResponse | HttpStreamResponse {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an object for options but received ${options === null ? 'null' : typeof options}`);
+  const parsed = parseUrl(url);
+  const method = (options.method ?? 'GET').toUpperCase();
+  const timeout = number(options.timeout, 'timeout', 0);
+  const connectTimeout = number(options.connectTimeout, 'connectTimeout', 0) ?? DEFAULT_CONNECT_TIMEOUT;
+  const maxBodySize = number(options.maxBodySize, 'maxBodySize', 0) ?? DEFAULT_MAX_BODY_SIZE;
+  const connections = number(options.connections, 'connections', 1);
+  const what = `${method} ${parsed.href}`;
+  assertCanBlock();
+  const dispatcher = options.dispatcher ?? agentFor(connections, connectTimeout);
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = {
+    timedOut: false,
+    cancel(): void {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+  if (timeout !== undefined) {
+    timer = setTimeout(() => {
+      deadline.timedOut = true;
+      controller.abort(new HttpTimeoutError('total', `${what} timed out after ${timeout} ms (timeout)`));
+    }, timeout);
+  }
+  let body: Body | undefined;
+  let done = false;
+  try {
+    let response: Dispatcher.ResponseData<unknown>;
+    try {
+      response = wait(
+        undiciRequest(parsed, {
+          dispatcher,
+          method: method as Dispatcher.HttpMethod,
+          headers: options.headers as Record<string, string>,
+          body: options.body ?? undefined,
+          signal: controller.signal,
+          headersTimeout: number(options.headersTimeout, 'headersTimeout', 0),
+          bodyTimeout: number(options.bodyTimeout, 'bodyTimeout', 0),
+          maxRedirections: number(options.maxRedirections, 'maxRedirections', 0) ?? 0,
+        } as Parameters<typeof undiciRequest>[1]),
+      );
+    } catch (error) {
+      throw httpError(error, what, deadline.timedOut);
+    }
+    body = response.body;
+    const headers = response.headers as Headers;
+    const length = Number(headers['content-length']);
+    if (length > maxBodySize && !options.stream) {
+      throw new HttpBodyTooLargeError(`${what}: the response body (${length} bytes) is larger than maxBodySize (${maxBodySize} bytes)`);
+    }
+    if (options.stream) {
+      done = true;
+      return new HttpStreamResponse(response.statusCode, headers, body, parsed.href, what, maxBodySize, deadline);
+    }
+    let data: Buffer;
+    try {
+      data = readBody(body, maxBodySize, what);
+    } catch (error) {
+      throw httpError(error, what, deadline.timedOut);
+    }
+    done = true;
+    return new HttpResponse(response.statusCode, headers, data, parsed.href);
+  } finally {
+    if (!done) {
+      // Failed or interrupted (a kill, a Timeout): abandon the request and free its connection.
+      controller.abort();
+      body?.destroy();
+    }
+    if (!options.stream || !done) deadline.cancel();
+  }
+}
+
+/** `request(url, { ...options, method: 'GET' })`. Blocks. */
+export function get(url: string | URL, options?: Omit<RequestOptions, 'method' | 'body'> & { stream?: false }): HttpResponse;
+export function get(url: string | URL, options: Omit<RequestOptions, 'method' | 'body'> & { stream: true }): HttpStreamResponse;
+export function get(url: string | URL, options: Omit<RequestOptions, 'method' | 'body'> = {}): HttpResponse | HttpStreamResponse {
+  return request(url, { ...options, method: 'GET' });
+}
+
+export { HttpError, HttpTimeoutError, HttpConnectionError, HttpBadUrlError, HttpBodyTooLargeError };

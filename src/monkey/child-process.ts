@@ -1,0 +1,250 @@
+// patchChildProcess(): spawnSync, execSync and execFileSync run the child with the asynchronous
+// spawn() inside a greenlet and park only that greenlet, returning and throwing what the sync
+// functions would (the SpawnSyncReturns shape, ETIMEDOUT/ENOBUFS errors, execSync's error).
+import childProcess = require('node:child_process');
+import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
+import { Waiter } from '../hub';
+import { patchOnce } from './state';
+import { dress, inGreenlet, withCallerStack } from './sync-call';
+
+// spawnSync's default maxBuffer (lib/child_process.js MAX_BUFFER).
+const MAX_BUFFER = 1024 * 1024;
+
+interface SyncOptions {
+  input?: unknown;
+  stdio?: unknown;
+  encoding?: BufferEncoding | 'buffer' | null;
+  maxBuffer?: number;
+  timeout?: number;
+  killSignal?: NodeJS.Signals | number;
+  [key: string]: unknown;
+}
+
+interface SpawnSyncResult {
+  error?: Error;
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  output: Array<Buffer | string | null> | null;
+  pid: number;
+  stdout: Buffer | string | null;
+  stderr: Buffer | string | null;
+}
+
+/** spawnSync's way of finding the options among (file, args, options); undefined: leave it to the original. */
+function optionsAmong(args: unknown, options: unknown): SyncOptions | undefined {
+  const found = Array.isArray(args) || args === null || args === undefined ? options : typeof args === 'object' ? args : undefined;
+  if (found === undefined) return {};
+  if (typeof found !== 'object' || found === null || Array.isArray(found)) return undefined;
+  return found as SyncOptions;
+}
+
+type StdioName = 'pipe' | 'overlapped' | 'ignore' | 'inherit';
+
+/**
+ * Which of fds 0..2 are pipes, for the stdio forms we reproduce (names, fds, null); undefined
+ * for any other form (streams, extra fds), left to the original.
+ */
+function pipesOf(stdio: unknown): boolean[] | undefined {
+  const names = ['pipe', 'overlapped', 'ignore', 'inherit'];
+  if (stdio === undefined || stdio === null) return [true, true, true];
+  if (typeof stdio === 'string') return names.includes(stdio) ? Array(3).fill(stdio === 'pipe' || stdio === 'overlapped') : undefined;
+  if (!Array.isArray(stdio) || stdio.length > 3) return undefined;
+  const pipes: boolean[] = [];
+  for (let i = 0; i < 3; i++) {
+    const entry: unknown = stdio[i];
+    if (entry === undefined || entry === null) pipes.push(true);
+    else if (typeof entry === 'string' && names.includes(entry)) pipes.push((entry as StdioName) === 'pipe' || entry === 'overlapped');
+    else if (typeof entry === 'number' && Number.isInteger(entry) && entry >= 0) pipes.push(false);
+    else return undefined;
+  }
+  return pipes;
+}
+
+/** Whether we reproduce this call exactly; otherwise the original runs (and validates). */
+function reproducible(options: SyncOptions | undefined): options is SyncOptions {
+  if (options === undefined) return false;
+  const pipes = pipesOf(options.stdio);
+  if (pipes === undefined) return false;
+  const { input, maxBuffer } = options;
+  if (input !== undefined && input !== null && input !== '') {
+    if (typeof input !== 'string' && !ArrayBuffer.isView(input)) return false;
+    if (!pipes[0]) return false;
+  }
+  if (maxBuffer !== undefined && maxBuffer !== null && !(typeof maxBuffer === 'number' && maxBuffer >= 0)) return false;
+  return true;
+}
+
+/** The error spawnSync puts in `result.error` (lib/child_process.js spawnSync + errnoException). */
+function spawnSyncError(errno: number, file: string, args: readonly string[]): Error {
+  const code = getSystemErrorName(errno);
+  const error = new Error(`spawnSync ${file} ${code}`) as NodeJS.ErrnoException & { spawnargs: string[] };
+  error.errno = errno;
+  error.code = code;
+  error.syscall = `spawnSync ${file}`;
+  error.path = file;
+  error.spawnargs = args.slice(1);
+  return error;
+}
+
+/** spawnSync(file, args, options) done with spawn(): the result spawnSync would return. */
+function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from: Function): SpawnSyncResult {
+  const pipes = pipesOf(options.stdio)!;
+  const maxBuffer = options.maxBuffer ?? MAX_BUFFER;
+  // spawn() validates every option as spawnSync does, and kills the child on `timeout` with `killSignal`.
+  const child = Reflect.apply(spawnOriginal, childProcess, [file, args, options]) as childProcess.ChildProcess;
+  const spawnfile = child.spawnfile;
+  const spawnargs = child.spawnargs;
+  const waiter = new Waiter<void>();
+  const chunks: Buffer[][] = [[], [], []];
+  let errno = 0;
+  let buffered = 0;
+  let status: number | null = null;
+  let signal: NodeJS.Signals | null = null;
+  let started = true;
+  let closed = false;
+  const killSignal = options.killSignal ?? 'SIGTERM';
+  const fail = (code: number): void => {
+    if (errno === 0) errno = code;
+  };
+  child.on('error', (error: NodeJS.ErrnoException) => {
+    // spawn() reports a failure to start (ENOENT, EACCES, ...) here; kill() failures too.
+    if (child.pid === undefined) started = false;
+    fail(typeof error.errno === 'number' ? error.errno : -constants.errno.EINVAL);
+    if (!started) {
+      closed = true;
+      waiter.switch(undefined);
+    }
+  });
+  child.on('close', (code: number | null, killedBy: NodeJS.Signals | null) => {
+    status = code;
+    signal = killedBy;
+    closed = true;
+    waiter.switch(undefined);
+  });
+  for (const fd of [1, 2]) {
+    const stream = fd === 1 ? child.stdout : child.stderr;
+    if (stream === null) continue;
+    stream.on('data', (chunk: Buffer) => {
+      chunks[fd].push(chunk);
+      buffered += chunk.length;
+      if (maxBuffer > 0 && buffered > maxBuffer && errno === 0) {
+        fail(-constants.errno.ENOBUFS);
+        child.kill(killSignal);
+      }
+    });
+  }
+  if (child.stdin !== null) {
+    child.stdin.on('error', (error: NodeJS.ErrnoException) => {
+      if (typeof error.errno === 'number') fail(error.errno);
+    });
+    const input = options.input;
+    if (input !== undefined && input !== null && input !== '') child.stdin.end(input as string | Uint8Array);
+    else child.stdin.end();
+  }
+  let timer: NodeJS.Timeout | undefined;
+  if (typeof options.timeout === 'number' && options.timeout > 0) {
+    // Fires right after spawn()'s own timer, which sent killSignal (both were armed in this order).
+    timer = setTimeout(() => {
+      if (!closed) fail(-constants.errno.ETIMEDOUT);
+    }, options.timeout);
+  }
+  try {
+    waiter.get();
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    // Interrupted (a kill, a Timeout): the child does not outlive the call, as with spawnSync.
+    if (!closed && child.exitCode === null && child.signalCode === null) child.kill(killSignal);
+  }
+  let result: SpawnSyncResult;
+  if (!started) {
+    result = { error: undefined, status: null, signal: null, output: null, pid: 0, stdout: null, stderr: null };
+  } else {
+    const output: Array<Buffer | string | null> = [null, pipes[1] ? Buffer.concat(chunks[1]) : null, pipes[2] ? Buffer.concat(chunks[2]) : null];
+    const encoding = options.encoding;
+    if (encoding && encoding !== 'buffer') {
+      for (let i = 0; i < output.length; i++) if (output[i] !== null) output[i] = (output[i] as Buffer).toString(encoding);
+    }
+    result = { error: undefined, status, signal, output, pid: child.pid ?? 0, stdout: output[1], stderr: output[2] };
+  }
+  if (errno !== 0) result.error = withCallerStack(spawnSyncError(errno, spawnfile, spawnargs), from);
+  else delete result.error;
+  return result;
+}
+
+// lib/child_process.js checkExecSyncError.
+function checkExecSyncError(ret: SpawnSyncResult, args: readonly string[] | undefined, command?: string): Error | undefined {
+  if (ret.error) return Object.assign(ret.error, ret);
+  if (ret.status !== 0) {
+    let message = `Command failed: ${command || args!.join(' ')}`;
+    if (ret.stderr && ret.stderr.length > 0) message += `\n${ret.stderr.toString()}`;
+    return Object.assign(new Error(message), ret);
+  }
+  return undefined;
+}
+
+let spawnOriginal: Function;
+
+/**
+ * Patches `child_process` in place: inside a greenlet, `spawnSync`, `execSync` and `execFileSync`
+ * run the child with `spawn()` and park only that greenlet. The forms not reproduced exactly
+ * (stdio streams or more than three fds) run the original. Idempotent.
+ */
+export function patchChildProcess(): void {
+  patchOnce('child_process', (patch) => {
+    const module = childProcess as unknown as Record<string, Function>;
+    spawnOriginal = module.spawn;
+    const spawnSync = module.spawnSync;
+    const execSync = module.execSync;
+    const execFileSync = module.execFileSync;
+
+    const greenSpawn = dress(function spawnSync_(this: unknown, file: unknown, args?: unknown, options?: unknown): unknown {
+      const found = optionsAmong(args, options);
+      if (!inGreenlet() || !reproducible(found)) return Reflect.apply(spawnSync, this, arguments);
+      return greenSpawnSync(file, args, found, greenSpawn);
+    }, spawnSync);
+
+    const greenExec = dress(function execSync_(this: unknown, command: unknown, options?: unknown): unknown {
+      if (!inGreenlet() || typeof command !== 'string' || command.includes('\u0000') || !reproducible(optionsAmong(undefined, options))) {
+        return Reflect.apply(execSync, this, arguments);
+      }
+      // lib/child_process.js normalizeExecArgs + execSync.
+      const opts: SyncOptions = { ...(options as SyncOptions | undefined) };
+      opts.shell = typeof opts.shell === 'string' ? opts.shell : true;
+      const inheritStderr = !opts.stdio;
+      const ret = greenSpawnSync(command, undefined, opts, greenExec);
+      if (inheritStderr && ret.stderr) process.stderr.write(ret.stderr);
+      const error = checkExecSyncError(ret, undefined, command);
+      if (error) throw error;
+      return ret.stdout;
+    }, execSync);
+
+    const greenExecFile = dress(function execFileSync_(this: unknown, file: unknown, args?: unknown, options?: unknown): unknown {
+      if (!inGreenlet()) return Reflect.apply(execFileSync, this, arguments);
+      // lib/child_process.js normalizeExecFileArgs: only the plain shapes; the rest to the original.
+      let list: string[];
+      let opts: unknown = options;
+      if (Array.isArray(args)) list = args.slice();
+      else if (args === null || args === undefined) list = [];
+      else if (typeof args === 'object') {
+        opts = args;
+        list = [];
+      } else return Reflect.apply(execFileSync, this, arguments);
+      if (opts === null || opts === undefined) opts = {};
+      const found = optionsAmong(undefined, opts);
+      if (!reproducible(found) || (found.argv0 !== undefined && found.argv0 !== null && typeof found.argv0 !== 'string')) {
+        return Reflect.apply(execFileSync, this, arguments);
+      }
+      const inheritStderr = !found.stdio;
+      const ret = greenSpawnSync(file, list, found, greenExecFile);
+      if (inheritStderr && ret.stderr) process.stderr.write(ret.stderr);
+      const error = checkExecSyncError(ret, [(found.argv0 as string) || (file as string), ...list]);
+      if (error) throw error;
+      return ret.stdout;
+    }, execFileSync);
+
+    patch(module, 'spawnSync', greenSpawn);
+    patch(module, 'execSync', greenExec);
+    patch(module, 'execFileSync', greenExecFile);
+  });
+}

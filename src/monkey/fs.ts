@@ -1,0 +1,131 @@
+// patchFs(): every `*Sync` function of `fs` with an asynchronous twin parks only the calling
+// greenlet (gevent has no fs patch; this is its threadpool idea applied to Node's own).
+import fs = require('node:fs');
+import Module from 'node:module';
+import { Fiber } from '../fiber';
+import { patchOnce, type Patcher } from './state';
+import { enterLoading, greenSync, leaveLoading, type TwinSpec } from './sync-call';
+
+const mainFiber = Fiber.main;
+
+function optionsOf(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+}
+
+// An AbortSignal is honoured by readFile/writeFile/appendFile but ignored by their sync versions.
+const hasSignal = (index: number) => (args: unknown[]): boolean => optionsOf(args[index])?.signal !== undefined;
+
+// statSync/lstatSync(path, { throwIfNoEntry: false }) return undefined for a missing entry.
+function noEntry(error: unknown, args: unknown[]): { value: unknown } | undefined {
+  if (optionsOf(args[1])?.throwIfNoEntry === false && (error as NodeJS.ErrnoException)?.code === 'ENOENT') return { value: undefined };
+  return undefined;
+}
+
+/** Each patched function: its twin is `fs[name without Sync]`, taking the same arguments. */
+export const fsFunctions: Record<string, TwinSpec> = {
+  accessSync: { arity: 2 },
+  appendFileSync: { arity: 3, fallback: hasSignal(2) },
+  chmodSync: { arity: 2 },
+  chownSync: { arity: 3 },
+  closeSync: { arity: 1 },
+  copyFileSync: { arity: 3 },
+  fchmodSync: { arity: 2 },
+  fchownSync: { arity: 3 },
+  fdatasyncSync: { arity: 1 },
+  fstatSync: { arity: 2 },
+  fsyncSync: { arity: 1 },
+  ftruncateSync: { arity: 2 },
+  futimesSync: { arity: 3 },
+  lchmodSync: { arity: 2 },
+  lchownSync: { arity: 3 },
+  linkSync: { arity: 2 },
+  lstatSync: { arity: 2, recover: noEntry },
+  lutimesSync: { arity: 3 },
+  mkdirSync: { arity: 2 },
+  mkdtempSync: { arity: 2, retrySyncOnError: true },
+  opendirSync: { arity: 2, retrySyncOnError: true },
+  openSync: { arity: 3 },
+  readdirSync: { arity: 2 },
+  readFileSync: { arity: 2, fallback: hasSignal(1) },
+  readlinkSync: { arity: 2 },
+  readSync: { arity: 5 },
+  readvSync: { arity: 3 },
+  realpathSync: { arity: 2 },
+  renameSync: { arity: 2 },
+  rmdirSync: { arity: 2 },
+  rmSync: { arity: 2 },
+  statSync: { arity: 2, recover: noEntry },
+  statfsSync: { arity: 2 },
+  symlinkSync: { arity: 3 },
+  truncateSync: { arity: 2 },
+  unlinkSync: { arity: 1 },
+  utimesSync: { arity: 3 },
+  writeFileSync: { arity: 3, fallback: hasSignal(2) },
+  writeSync: { arity: 5 },
+  writevSync: { arity: 3 },
+};
+
+/** The functions left alone, and why (the README lists them). */
+export const fsLeftAlone = {
+  cpSync: 'its sync and async implementations are separate in Node and differ in their errors (EISDIR errno 22 vs 21 on Node 20)',
+  globSync: 'experimental; its twin fs.glob differs in option handling across Node versions',
+  watch: 'not a blocking call',
+};
+
+function existsTwin(...args: unknown[]): void {
+  const callback = args.pop() as (error: null, exists: boolean) => void;
+  const path = args[0];
+  try {
+    fs.access(path as fs.PathLike, fs.constants.F_OK, (error) => callback(null, !error));
+  } catch {
+    // existsSync returns false for arguments access() rejects
+    callback(null, false);
+  }
+}
+
+/**
+ * Loading a module (reading its source and running its body) uses the original functions: a
+ * greenlet that parked there would leave the module cached but half-built, and another greenlet
+ * requiring it meanwhile would get its incomplete exports (Node has no import lock to make it
+ * wait, as Python has). The main module (a script's top level) is the exception: it still parks.
+ */
+function guardModuleLoading(patch: Patcher): void {
+  const proto = Module.prototype as unknown as { load: Function };
+  const load = proto.load;
+  patch(proto, 'load', function load_(this: { id?: string }, ...args: unknown[]): unknown {
+    const fiber = Fiber.current;
+    if (fiber === mainFiber || this.id === '.') return Reflect.apply(load, this, args);
+    enterLoading(fiber);
+    try {
+      return Reflect.apply(load, this, args);
+    } finally {
+      leaveLoading(fiber);
+    }
+  });
+}
+
+/**
+ * Patches `fs` in place: inside a greenlet, each `*Sync` function listed in `fsFunctions` (and
+ * `existsSync`) runs its asynchronous twin and parks only that greenlet; results, errors and
+ * options are those of the original. Outside greenlets the originals run. Idempotent.
+ */
+export function patchFs(): void {
+  patchOnce('fs', (patch) => {
+    const module = fs as unknown as Record<string, Function>;
+    for (const [name, spec] of Object.entries(fsFunctions)) {
+      const original = module[name];
+      const twin = module[name.slice(0, -'Sync'.length)];
+      if (typeof original !== 'function' || typeof twin !== 'function') continue;
+      const patched = greenSync(original, twin, spec);
+      const originalNative = (original as Function & { native?: Function }).native;
+      const twinNative = (twin as Function & { native?: Function }).native;
+      if (typeof originalNative === 'function' && typeof twinNative === 'function') {
+        const native = greenSync(originalNative, twinNative, spec);
+        Object.defineProperty(patched, 'native', { value: native, writable: true, configurable: true, enumerable: true });
+      }
+      patch(module, name, patched);
+    }
+    patch(module, 'existsSync', greenSync(module.existsSync, existsTwin, { arity: 1 }));
+    guardModuleLoading(patch);
+  });
+}

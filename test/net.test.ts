@@ -1,0 +1,226 @@
+// greenfiber/net: blocking sockets and StreamServer (gevent.socket, gevent.server.StreamServer).
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, joinAll, sleep, BlockingOnHubError } from '../dist/index.js';
+import { connect, IncompleteReadError, Socket, SocketTimeoutError, StreamServer } from '../dist/green/net.js';
+import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
+
+afterEach(expectNoFiberLeft);
+
+/** An echo StreamServer on a free loopback port, stopped after `fn`. */
+function withEcho<T>(fn: (port: number) => T, options = {}): T {
+  const server = new StreamServer(['127.0.0.1', 0], (socket) => {
+    for (let line = socket.readLine(); line !== ''; line = socket.readLine()) socket.write(line);
+  }, options);
+  server.start();
+  try {
+    return fn(server.address!.port);
+  } finally {
+    server.stop();
+  }
+}
+
+describe('connect / Socket', () => {
+  it('reads lines (with their \\n, then "" at the end), exact byte counts and chunks', async () => {
+    await inGreenlet(() => {
+      const server = new StreamServer({ host: '127.0.0.1', port: 0 }, (socket) => {
+        socket.write('first line\nsecond ');
+        sleep(5);
+        socket.write('line\nütf-8 ✓\n0123456789tail');
+        socket.end();
+      });
+      server.start();
+      const socket = connect(server.address!.port, '127.0.0.1');
+      expect(socket.readLine()).toBe('first line\n');
+      expect(socket.readLine()).toBe('second line\n');
+      expect(socket.readLine()).toBe('ütf-8 ✓\n');
+      expect(socket.readExactly(4).toString()).toBe('0123');
+      expect(socket.read(3).toString()).toBe('456');
+      expect(socket.readExactly(3).toString()).toBe('789');
+      expect(socket.readLine()).toBe('tail');
+      expect(socket.readLine()).toBe('');
+      expect(socket.read().length).toBe(0);
+      socket.close();
+      server.stop();
+    });
+  });
+
+  it('readExactly past the end raises IncompleteReadError with the partial bytes', async () => {
+    await inGreenlet(() => {
+      const server = new StreamServer(0, (socket) => socket.end('abc'));
+      server.start();
+      const socket = connect(server.address!.port);
+      const error = (() => {
+        try {
+          socket.readExactly(10);
+        } catch (caught) {
+          return caught as IncompleteReadError;
+        }
+      })();
+      expect(error).toBeInstanceOf(IncompleteReadError);
+      expect(error!.code).toBe('GF_ERR_INCOMPLETE_READ');
+      expect(error!.partial.toString()).toBe('abc');
+      socket.close();
+      server.stop();
+    });
+  });
+
+  it('per-call and per-socket timeouts raise SocketTimeoutError; the socket stays usable', async () => {
+    await inGreenlet(() =>
+      withEcho((port) => {
+        const socket = connect(port, '127.0.0.1', { timeout: 20 });
+        expect(() => socket.readLine()).toThrow(SocketTimeoutError);
+        expect(() => socket.read(10, { timeout: 5 })).toThrow(/read\(\) timed out after 5 ms/);
+        socket.write('still there\n');
+        expect(socket.readLine()).toBe('still there\n');
+        socket.close();
+      }),
+    );
+  });
+
+  it('write blocks on backpressure and delivers everything in order to a slow reader', async () => {
+    await inGreenlet(() => {
+      let received = 0;
+      const server = new StreamServer(['127.0.0.1', 0], (socket) => {
+        for (let chunk = socket.read(); chunk.length > 0; chunk = socket.read()) {
+          received += chunk.length;
+          sleep(1);
+        }
+      });
+      server.start();
+      const socket = connect(server.address!.port, '127.0.0.1');
+      const block = Buffer.alloc(256 * 1024, 7);
+      for (let i = 0; i < 16; i++) socket.write(block);
+      expect(socket.raw.writableLength).toBeLessThan(block.length * 2);
+      socket.end();
+      for (let i = 0; i < 1000 && received < 16 * block.length; i++) sleep(5);
+      expect(received).toBe(16 * block.length);
+      socket.close();
+      server.stop();
+    });
+  });
+
+  it('connect to a closed port raises ECONNREFUSED; outside greenlets it is BlockingOnHubError', async () => {
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as net.AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    await inGreenlet(() => {
+      expect(() => connect(port, '127.0.0.1')).toThrow(expect.objectContaining({ code: 'ECONNREFUSED' }));
+    });
+    expect(() => connect(port, '127.0.0.1')).toThrow(BlockingOnHubError);
+  });
+
+  it('wraps an existing net.Socket; two greenlets reading one socket at once is a FiberError', async () => {
+    await inGreenlet(() =>
+      withEcho((port) => {
+        const raw = net.connect(port, '127.0.0.1');
+        const socket = new Socket(raw);
+        const reader = spawn(() => socket.readLine());
+        sleep(5);
+        expect(() => socket.readLine()).toThrow(/already reading/);
+        socket.write('x\n');
+        expect(reader.get()).toBe('x\n');
+        socket.close();
+      }),
+    );
+  });
+});
+
+describe('StreamServer', () => {
+  it('accepts [host, port], { host, port } and a port; address is { host, port } once started', async () => {
+    await inGreenlet(() => {
+      for (const listener of [['127.0.0.1', 0], { host: '127.0.0.1', port: 0 }, 0] as const) {
+        const server = new StreamServer(listener as never, () => {});
+        expect(server.address).toBeUndefined();
+        server.start();
+        expect(server.address).toEqual({ host: expect.any(String), port: expect.any(Number) });
+        expect(server.address!.port).toBeGreaterThan(0);
+        server.stop();
+      }
+      expect(() => new StreamServer(['127.0.0.1', -1] as never, () => {})).toThrow(TypeError);
+    });
+  });
+
+  it('serves each connection in its own greenlet: blocking handlers overlap (order of events)', async () => {
+    await inGreenlet(() => {
+      const events: string[] = [];
+      const server = new StreamServer(['127.0.0.1', 0], (socket, address) => {
+        const n = socket.readLine().trim();
+        events.push(`start ${n}`);
+        sleep(30);
+        events.push(`end ${n}`);
+        socket.write(`${n} ${address.host}\n`);
+      });
+      server.start();
+      const clients = Array.from({ length: 8 }, (_, i) =>
+        spawn(() => {
+          const socket = connect(server.address!.port, '127.0.0.1');
+          socket.write(`${i}\n`);
+          const answer = socket.readLine();
+          socket.close();
+          return answer;
+        }),
+      );
+      joinAll(clients, { raiseError: true });
+      expect(events.slice(0, 8).every((event) => event.startsWith('start'))).toBe(true);
+      expect(clients.map((client) => client.value)).toEqual(Array.from({ length: 8 }, (_, i) => `${i} 127.0.0.1\n`));
+      server.stop();
+    });
+  });
+
+  it('caps concurrent connections at maxConnections; the others wait their turn', async () => {
+    await inGreenlet(() => {
+      let active = 0;
+      let peak = 0;
+      const server = new StreamServer(
+        ['127.0.0.1', 0],
+        (socket) => {
+          active++;
+          peak = Math.max(peak, active);
+          sleep(20);
+          active--;
+          socket.write('done\n');
+        },
+        { maxConnections: 2 },
+      );
+      server.start();
+      const clients = Array.from({ length: 6 }, () =>
+        spawn(() => {
+          const socket = connect(server.address!.port, '127.0.0.1');
+          try {
+            return socket.readLine();
+          } finally {
+            socket.close();
+          }
+        }),
+      );
+      joinAll(clients, { raiseError: true });
+      expect(clients.map((client) => client.value)).toEqual(Array(6).fill('done\n'));
+      expect(peak).toBe(2);
+      server.stop();
+    });
+  });
+
+  it('serveForever() blocks until stop(); stop() kills handlers still running after its timeout', async () => {
+    await inGreenlet(() => {
+      let finished = false;
+      const server = new StreamServer(['127.0.0.1', 0], () => {
+        sleep(60_000);
+        finished = true;
+      });
+      const serving = spawn(() => server.serveForever());
+      sleep(5);
+      const socket = connect(server.address!.port, '127.0.0.1');
+      sleep(5);
+      expect(server.activeConnections).toBe(1);
+      server.stop(10);
+      serving.join();
+      expect(serving.successful()).toBe(true);
+      expect(finished).toBe(false);
+      expect(server.activeConnections).toBe(0);
+      expect(socket.read().length).toBe(0);
+      socket.close();
+    });
+  });
+});
