@@ -123,13 +123,29 @@ function stress(seed: number, steps: number): void {
     }
   });
 
-  // No greenlet stuck: all finish once the steps run out (every wait has a timeout or a partner).
+  // No greenlet stuck: all finish once the steps run out. Every wait has a timeout or a partner:
+  // puts on the queue may wait unbounded, so once the workers stop getting, this loop is the
+  // getter. Judged by progress, not by time (a loaded machine runs the steps slowly): stuck means
+  // no step, no finished greenlet and no item taken for a whole window.
   const all = [killer, ...workers];
   for (;;) {
-    const finished = joinAll(all, { timeout: 10_000 });
-    if (finished.length !== all.length) {
-      for (const greenlet of all) greenlet.kill(undefined, { block: false });
-      throw new Error(`${all.length - finished.length} greenlet(s) stuck after ${step} steps: ${all.filter((g) => !g.dead).map(String).join(', ')}`);
+    let idleRounds = 0;
+    let progress = '';
+    for (;;) {
+      let drained = 0;
+      while (!queue.empty()) {
+        receive(queue.getNowait());
+        drained++;
+      }
+      const finished = joinAll(all, { timeout: 500 });
+      if (finished.length === all.length) break;
+      const now = `${step}/${finished.length}`;
+      idleRounds = now === progress && drained === 0 ? idleRounds + 1 : 0;
+      progress = now;
+      if (idleRounds >= 20) {
+        for (const greenlet of all) greenlet.kill(undefined, { block: false });
+        throw new Error(`${all.length - finished.length} greenlet(s) stuck after ${step} steps: ${all.filter((g) => !g.dead).map(String).join(', ')}`);
+      }
     }
     const spawnedMeanwhile = [...workers].filter((greenlet) => !all.includes(greenlet));
     if (spawnedMeanwhile.length === 0) break;
