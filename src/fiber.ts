@@ -277,11 +277,12 @@ function policyFromEnv(): { spinNs: number; pin: boolean } {
   };
 }
 
-// V8 before 12 (Node 20) aborts the process when it garbage-collects wasm code while other threads
-// are archived ("archived threads in combination with wasm not supported"), and every suspended
-// fiber is an archived thread. undici's HTTP parser (fetch) is wasm. Turning wasm code GC off is
-// the only public switch: compiled wasm code is then never freed on those versions.
-if (Number(process.versions.v8.split('.')[0]) < 12) {
+// V8 aborts the process when it garbage-collects WebAssembly code while other threads are archived
+// ("archived threads in combination with wasm not supported"; seen on Node 20, 22, 24 and 26), and
+// every suspended fiber is an archived thread. undici's HTTP parser (fetch) is wasm. Turning wasm
+// code GC off is the only public switch: compiled wasm code is then never freed.
+// GREENFIBER_KEEP_WASM_CODE_GC=1 leaves it on (for reproducing the abort).
+if (process.env.GREENFIBER_KEEP_WASM_CODE_GC !== '1') {
   require('node:v8').setFlagsFromString('--no-wasm-code-gc');
 }
 

@@ -158,7 +158,7 @@ function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from
   }
   let result: SpawnSyncResult;
   if (!started) {
-    result = { error: undefined, status: null, signal: null, output: null, pid: 0, stdout: null, stderr: null };
+    result = { error: undefined, status: null, signal: null, output: null, pid: 0, stdout: unstartedStdio, stderr: unstartedStdio };
   } else {
     const output: Array<Buffer | string | null> = [null, pipes[1] ? Buffer.concat(chunks[1]) : null, pipes[2] ? Buffer.concat(chunks[2]) : null];
     const encoding = options.encoding;
@@ -171,6 +171,10 @@ function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from
   else delete result.error;
   return result;
 }
+
+// A child that never started has no output: Node 20 reports its stdout and stderr as null
+// (`output && output[1]`), Node 22 and later as undefined (`output?.[1]`).
+const unstartedStdio = (Number(process.versions.node.split('.')[0]) >= 22 ? undefined : null) as null;
 
 // lib/child_process.js checkExecSyncError.
 function checkExecSyncError(ret: SpawnSyncResult, args: readonly string[] | undefined, command?: string): Error | undefined {

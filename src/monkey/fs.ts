@@ -15,7 +15,10 @@ function optionsOf(value: unknown): Record<string, unknown> | undefined {
 // An AbortSignal is honoured by readFile/writeFile/appendFile but ignored by their sync versions.
 const hasSignal = (index: number) => (args: unknown[]): boolean => optionsOf(args[index])?.signal !== undefined;
 
-// statSync/lstatSync(path, { throwIfNoEntry: false }) return undefined for a missing entry.
+// statSync/lstatSync(path, { throwIfNoEntry: false }) return undefined for a missing entry. Which
+// other errors they swallow differs by version (Node 22 also ENOTDIR), and Node 26's readFileSync
+// reports EISDIR without the path its twin gives: those re-run the original on failure
+// (retrySyncOnError), which fails fast and exactly as it would.
 function noEntry(error: unknown, args: unknown[]): { value: unknown } | undefined {
   if (optionsOf(args[1])?.throwIfNoEntry === false && (error as NodeJS.ErrnoException)?.code === 'ENOENT') return { value: undefined };
   return undefined;
@@ -39,22 +42,24 @@ export const fsFunctions: Record<string, TwinSpec> = {
   lchmodSync: { arity: 2 },
   lchownSync: { arity: 3 },
   linkSync: { arity: 2 },
-  lstatSync: { arity: 2, recover: noEntry },
+  lstatSync: { arity: 2, recover: noEntry, retrySyncOnError: true },
   lutimesSync: { arity: 3 },
   mkdirSync: { arity: 2 },
   mkdtempSync: { arity: 2, retrySyncOnError: true },
   opendirSync: { arity: 2, retrySyncOnError: true },
   openSync: { arity: 3 },
   readdirSync: { arity: 2 },
-  readFileSync: { arity: 2, fallback: hasSignal(1) },
+  readFileSync: { arity: 2, fallback: hasSignal(1), retrySyncOnError: true },
   readlinkSync: { arity: 2 },
-  readSync: { arity: 5 },
+  // readSync(fd, buffer, offset, length): position omitted. fs.read with five arguments would take
+  // the callback for the position, so it gets null (read from the current position) instead.
+  readSync: { arity: 5, twinArgs: (args) => args.length === 4 && typeof args[2] === 'number' && args.push(null) },
   readvSync: { arity: 3 },
   realpathSync: { arity: 2 },
   renameSync: { arity: 2 },
   rmdirSync: { arity: 2 },
   rmSync: { arity: 2 },
-  statSync: { arity: 2, recover: noEntry },
+  statSync: { arity: 2, recover: noEntry, retrySyncOnError: true },
   statfsSync: { arity: 2 },
   symlinkSync: { arity: 3 },
   truncateSync: { arity: 2 },

@@ -37,6 +37,11 @@ export interface TwinSpec {
   arity: number;
   /** The sync function's return value from the twin's callback results; default: the first. */
   result?: (results: unknown[], args: unknown[]) => unknown;
+  /**
+   * Rewrites the arguments for the twin where it reads them differently (readSync's position may be
+   * omitted, but fs.read would then take the callback for it).
+   */
+  twinArgs?: (args: unknown[]) => void;
   /** True when this call must run the original: an argument the twin would treat differently. */
   fallback?: (args: unknown[]) => boolean;
   /**
@@ -67,7 +72,9 @@ export function originalOf<F extends Function>(fn: F): F {
 export function greenSync(original: Function, twin: Function, spec: TwinSpec): Function {
   const patched = function (this: unknown, ...args: unknown[]): unknown {
     if (!inGreenlet() || (spec.fallback !== undefined && spec.fallback(args))) return Reflect.apply(original, this, args);
+    const given = spec.retrySyncOnError ? args.slice() : args; // callTwin appends its callback to args
     if (args.length > spec.arity) args.length = spec.arity;
+    if (spec.twinArgs !== undefined) spec.twinArgs(args);
     try {
       const results = callTwin(this, twin, args, patched);
       return spec.result === undefined ? results[0] : spec.result(results, args);
@@ -76,7 +83,7 @@ export function greenSync(original: Function, twin: Function, spec: TwinSpec): F
         const recovered = spec.recover(error, args);
         if (recovered !== undefined) return recovered.value;
       }
-      if (spec.retrySyncOnError) return Reflect.apply(original, this, args);
+      if (spec.retrySyncOnError) return Reflect.apply(original, this, given);
       throw error;
     }
   };
