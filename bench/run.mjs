@@ -15,6 +15,7 @@ const files = readdirSync(here)
   .sort();
 
 const rows = [];
+const notes = []; // lines with a "note" and no value: a variant that was skipped, and why
 for (const file of files) {
   process.stderr.write(`bench: ${file}…\n`);
   const result = spawnSync(process.execPath, ['--expose-gc', join(here, file)], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 20 * 60_000 });
@@ -24,7 +25,9 @@ for (const file of files) {
   for (const line of result.stdout.split('\n')) {
     if (!line.startsWith('{')) continue;
     try {
-      rows.push({ file, ...JSON.parse(line) });
+      const row = JSON.parse(line);
+      if (row.note !== undefined && row.value === undefined) notes.push(row);
+      else rows.push({ file, ...row });
     } catch {
       // not a result line
     }
@@ -61,6 +64,7 @@ for (const [group, entries] of groups) {
     lines.push(`| ${group} | ${e.name} | ${format(e.value)} | ${e.unit} | ${ratio} | ${(e.runs ?? []).length} |`);
   }
 }
+if (notes.length > 0) lines.push('', 'Notes:', '', ...notes.map((n) => `- ${n.group ? `${n.group}: ` : ''}${n.note}`));
 lines.push('', '![greenfiber against each group\'s baseline](results.svg)', '');
 const table = `${lines.join('\n')}\n`;
 writeFileSync(join(here, 'results.md'), table);
