@@ -313,7 +313,7 @@ class JsonLines {
     const line = `${JSON.stringify(record)}\n`;
     this.#buffer.push(line);
     this.#size += line.length;
-    if (mayFlush && this.#size >= 64 * 1024 || performance.now() - this.#lastFlush >= 200) this.flush();
+    if (mayFlush && (this.#size >= 64 * 1024 || performance.now() - this.#lastFlush >= 200)) this.flush();
   }
 
   /** Appends what is buffered. Blocks (one greenlet at a time). */

@@ -271,22 +271,21 @@ export class HttpStreamResponse {
 }
 
 /** Buffers `body` whole, up to `limit` bytes. Blocks. */
-function readBody(body: Body, limit: number, what: string): Buffer {
-  return wait(
-    new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      body.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > limit) {
-          body.destroy();
-          reject(new HttpBodyTooLargeError(`${what}: the response body is larger than maxBodySize (${limit} bytes)`));
-        } else chunks.push(chunk);
-      });
-      body.on('end', () => resolve(Buffer.concat(chunks, size)));
-      body.on('error', reject);
-    }),
-  );
+/** The whole of `body`, or a rejection past `limit` bytes. */
+function readBody(body: Body, limit: number, what: string): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        body.destroy();
+        reject(new HttpBodyTooLargeError(`${what}: the response body is larger than maxBodySize (${limit} bytes)`));
+      } else chunks.push(chunk);
+    });
+    body.on('end', () => resolve(Buffer.concat(chunks, size)));
+    body.on('error', reject);
+  });
 }
 
 /**
@@ -331,8 +330,12 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
   let done = false;
   try {
     let response: Dispatcher.ResponseData<unknown>;
+    let data: Buffer | undefined;
     try {
-      response = wait(
+      // One park per request: reading the body is chained onto the response promise, so the
+      // greenlet is woken once, with everything, rather than once for the headers and again for
+      // the body (each wake-up of a parked greenlet costs a thread hand-off).
+      [response, data] = wait(
         undiciRequest(parsed, {
           dispatcher,
           method: method as Dispatcher.HttpMethod,
@@ -342,29 +345,25 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
           headersTimeout: number(options.headersTimeout, 'headersTimeout', 0),
           bodyTimeout: number(options.bodyTimeout, 'bodyTimeout', 0),
           maxRedirections: number(options.maxRedirections, 'maxRedirections', 0) ?? 0,
-        } as Parameters<typeof undiciRequest>[1]),
+        } as Parameters<typeof undiciRequest>[1]).then((received): Promise<[Dispatcher.ResponseData<unknown>, Buffer | undefined]> | [Dispatcher.ResponseData<unknown>, undefined] => {
+          body = received.body;
+          if (options.stream) return [received, undefined];
+          const length = Number((received.headers as Headers)['content-length']);
+          if (length > maxBodySize) {
+            throw new HttpBodyTooLargeError(`${what}: the response body (${length} bytes) is larger than maxBodySize (${maxBodySize} bytes)`);
+          }
+          return readBody(received.body, maxBodySize, what).then((buffer) => [received, buffer]);
+        }),
       );
     } catch (error) {
       throw httpError(error, what, deadline.timedOut);
     }
-    body = response.body;
     const headers = response.headers as Headers;
-    const length = Number(headers['content-length']);
-    if (length > maxBodySize && !options.stream) {
-      throw new HttpBodyTooLargeError(`${what}: the response body (${length} bytes) is larger than maxBodySize (${maxBodySize} bytes)`);
-    }
-    if (options.stream) {
-      done = true;
-      return new HttpStreamResponse(response.statusCode, headers, body, parsed.href, what, maxBodySize, deadline);
-    }
-    let data: Buffer;
-    try {
-      data = readBody(body, maxBodySize, what);
-    } catch (error) {
-      throw httpError(error, what, deadline.timedOut);
-    }
     done = true;
-    return new HttpResponse(response.statusCode, headers, data, parsed.href);
+    if (options.stream) {
+      return new HttpStreamResponse(response.statusCode, headers, response.body, parsed.href, what, maxBodySize, deadline);
+    }
+    return new HttpResponse(response.statusCode, headers, data!, parsed.href);
   } finally {
     if (!done) {
       // Failed or interrupted (a kill, a Timeout): abandon the request and free its connection.
