@@ -107,6 +107,7 @@ bool IsolateState::Attach(Fiber* fiber) {
   }
   worker->fiber_ = fiber;
   fiber->worker_ = worker;
+  fiber->stack_release_pending_ = true;
   started_.insert(fiber);
   return true;
 }
@@ -155,7 +156,8 @@ bool IsolateState::Transfer(Fiber* target) {
     // Releases the isolate: V8 archives this thread's stack and state until the Unlocker ends.
     v8::Unlocker unlocker(isolate_);
     BatonOf(target)->Post();
-    BatonOf(self)->Wait(policy_, self->is_main_ ? nullptr : self->worker_->stack_lo_);
+    void* release = self->stack_release_pending_ ? self->worker_->stack_lo_ : nullptr;
+    if (BatonOf(self)->Wait(policy_, release)) self->stack_release_pending_ = false;
   }
   // Whoever handed the isolate back made us current_ before posting our baton.
   RestoreContinuationData(self);

@@ -89,7 +89,7 @@ bool Baton::Spin(int64_t spin_ns) {
   return posted;
 }
 
-void Baton::Wait(const HandoffPolicy& policy, void* stack_lo) {
+bool Baton::Wait(const HandoffPolicy& policy, void* stack_lo) {
   bool try_spin = policy.spin_ns > 0;
   if (try_spin && misses_ >= kSpinGiveUp) {
     if (++waits_since_retry_ < kSpinRetryEvery) {
@@ -103,11 +103,11 @@ void Baton::Wait(const HandoffPolicy& policy, void* stack_lo) {
     if (Spin(policy.spin_ns)) {
       misses_ = 0;
       word_.store(kEmpty, std::memory_order_relaxed);
-      return;
+      return false;
     }
     if (misses_ < kSpinGiveUp) ++misses_;
   }
-  if (stack_lo != nullptr) ReleaseStackBelow(stack_lo);
+  bool released = false;
   for (;;) {
     uint32_t seen = word_.load(std::memory_order_acquire);
     if (seen == kPosted) break;
@@ -115,10 +115,17 @@ void Baton::Wait(const HandoffPolicy& policy, void* stack_lo) {
         !word_.compare_exchange_strong(seen, kSleeping, std::memory_order_acquire)) {
       continue;  // a Post() came in between: seen is kPosted now
     }
+    if (stack_lo != nullptr && !released) {
+      // Only once we are sure to sleep: a madvise costs TLB-shootdown IPIs, wasted on a short wait.
+      ReleaseStackBelow(stack_lo);
+      released = true;
+      if (word_.load(std::memory_order_acquire) == kPosted) break;
+    }
     FutexWait(&word_, kSleeping);
   }
   // Only the owner leaves kPosted, so a plain store cannot lose a Post().
   word_.store(kEmpty, std::memory_order_relaxed);
+  return released;
 }
 
 }  // namespace greenfiber

@@ -28,7 +28,8 @@ class Baton {
   // gives back the stack pages below the one holding the caller's frame: a parked fiber then keeps
   // only the stack it is using, whatever depth it once reached (V8 and the allocator go a few
   // hundred bytes deeper than the suspension point on a fiber's first switch).
-  void Wait(const HandoffPolicy& policy, void* stack_lo = nullptr);
+  // Returns whether it parked in the kernel and released the stack.
+  bool Wait(const HandoffPolicy& policy, void* stack_lo = nullptr);
 
  private:
   enum : uint32_t { kEmpty = 0, kPosted = 1, kSleeping = 2 };
