@@ -147,11 +147,11 @@ describe('limits', () => {
     expect(result.status).toBe(0);
     const times = site.log.slice(from).filter((hit) => hit.path !== '/robots.txt').map((hit) => hit.at);
     expect(times.length).toBe(8);
-    // The crawler spaces its sends by 30 ms; arrival times at the server jitter a little, so check
-    // what that guarantees even then: the span covers the delays (less one for the jitter), and
-    // no two requests arrive together although four greenlets crawl.
+    // The crawler gives each request to the host a 30 ms slot; a greenlet woken late for its slot
+    // sends late (so one gap can be short on a loaded machine), but the slots themselves span
+    // 7 × 30 ms: the arrivals span that, less one slot for a late first send. Without the delay
+    // eight requests at concurrency 4 take a few milliseconds.
     expect(times[times.length - 1] - times[0]).toBeGreaterThanOrEqual(6 * 30);
-    for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThan(5);
   });
 
   it('rejects an unknown option with the usage and exit code 2', async () => {

@@ -1,7 +1,7 @@
 // greenfiber/net: blocking sockets and StreamServer (gevent.socket, gevent.server.StreamServer).
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, joinAll, sleep, BlockingOnHubError } from '../dist/index.js';
+import { spawn, joinAll, sleep, BlockingOnHubError, Event } from '../dist/index.js';
 import { connect, IncompleteReadError, Socket, SocketTimeoutError, StreamServer } from '../dist/green/net.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 
@@ -145,10 +145,14 @@ describe('StreamServer', () => {
   it('serves each connection in its own greenlet: blocking handlers overlap (order of events)', async () => {
     await inGreenlet(() => {
       const events: string[] = [];
+      // A barrier, not a sleep: each handler parks until all eight have started, which only
+      // happens if they overlap (a loaded machine may spread the arrivals over many ms).
+      const allStarted = new Event();
       const server = new StreamServer(['127.0.0.1', 0], (socket, address) => {
         const n = socket.readLine().trim();
         events.push(`start ${n}`);
-        sleep(30);
+        if (events.length === 8) allStarted.set();
+        allStarted.wait(30_000);
         events.push(`end ${n}`);
         socket.write(`${n} ${address.host}\n`);
       });
