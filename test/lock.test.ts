@@ -121,10 +121,10 @@ describe('Semaphore', () => {
     const keepGoing1 = spawn(acquireThenSpawn);
     const keepGoing2 = spawn(acquireThenSpawn);
     const exiting = spawn(acquireThenExit);
-    joinAll([keepGoing1, keepGoing2, exiting], { timeout: 50 });
-    expect(exiting.dead).toBe(true);
-    expect(keepGoing2.dead).toBe(true);
-    expect(keepGoing1.dead).toBe(false);
+    // Waited for, not timed: with an unfair semaphore `exiting` would never get the permit.
+    expect(exiting.join(30_000)).toBe(true);
+    expect(keepGoing2.join(30_000)).toBe(true);
+    expect(keepGoing1.dead).toBe(false); // parked in acquire(): `exiting` kept the permit
     semaphore.release();
     expect(keepGoing1.join(1000)).toBe(true);
   }));

@@ -116,9 +116,15 @@ function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from
       waiter.switch(undefined);
     }
   });
+  const startedAt = performance.now();
   child.on('close', (code: number | null, killedBy: NodeJS.Signals | null) => {
     status = code;
     signal = killedBy;
+    // spawn()'s own timeout killed it: that is spawnSync's ETIMEDOUT, even when this event comes
+    // before our timer below (a loaded machine can order them either way).
+    if (killedBy !== null && typeof options.timeout === 'number' && options.timeout > 0 && performance.now() - startedAt >= options.timeout) {
+      fail(-constants.errno.ETIMEDOUT);
+    }
     closed = true;
     waiter.switch(undefined);
   });
