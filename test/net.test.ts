@@ -214,9 +214,10 @@ describe('StreamServer', () => {
         finished = true;
       });
       const serving = spawn(() => server.serveForever());
-      sleep(5);
+      // Waited for by turns, not a few ms: a loaded machine takes longer to listen and accept.
+      for (let turn = 0; turn < 5000 && server.address === undefined; turn++) sleep(1);
       const socket = connect(server.address!.port, '127.0.0.1');
-      sleep(5);
+      for (let turn = 0; turn < 5000 && server.activeConnections === 0; turn++) sleep(1);
       expect(server.activeConnections).toBe(1);
       server.stop(10);
       serving.join();
