@@ -51,14 +51,21 @@ describe('hub.runCallback', () => {
 
   // gevent's loop runs callbacks queued while it runs callbacks in the same pass (bounded by time)
   it('callbacks queued by a callback run in the same turn, before other immediates', async () => {
-    const log: string[] = [];
-    hub.runCallback(() => {
-      log.push('turn 1');
-      setImmediate(() => log.push('other immediate'));
-      hub.runCallback(() => log.push('queued during turn 1'));
-    });
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(log).toEqual(['turn 1', 'queued during turn 1', 'other immediate']);
+    // Same turn unless the turn is over its 5 ms budget, which a preempted test process can be:
+    // a hub that never runs them in the same turn fails every attempt.
+    const attempts: string[][] = [];
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const log: string[] = [];
+      hub.runCallback(() => {
+        log.push('turn 1');
+        setImmediate(() => log.push('other immediate'));
+        hub.runCallback(() => log.push('queued during turn 1'));
+      });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      attempts.push(log);
+      if (log[1] === 'queued during turn 1') break;
+    }
+    expect(attempts[attempts.length - 1]).toEqual(['turn 1', 'queued during turn 1', 'other immediate']);
   });
 
   it('a callback that re-queues itself forever does not starve the loop: the turn has a budget', async () => {
