@@ -7,21 +7,14 @@ import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoSite, type DemoSite } from '../examples/demo-site';
 import { root } from './helpers';
+import type { PageRecord } from '../examples/crawler';
 
 const crawlJs = path.join(root, 'dist-examples', 'crawl.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'greenfiber-crawl-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-interface Record {
-  url: string;
-  status: number | null;
-  depth: number;
-  bytes: number;
-  links: number;
-  time: number;
-  error: string | null;
-  redirectedTo?: string;
-}
+// One output line: the crawler's own type, so the test cannot drift from it.
+type Record = PageRecord;
 
 interface Crawl {
   status: number | null;
