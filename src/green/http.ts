@@ -1,11 +1,16 @@
 // greenfiber/http: a blocking-style HTTP client for greenlets on undici (gevent users reach for
 // requests or urllib3 with gevent; this is that). One keep-alive pool per origin, shared; typed
 // errors (src/errors.ts HttpError family); bodies buffered with a size limit, or read in chunks.
+import dc = require('node:diagnostics_channel');
+import type * as net from 'node:net';
+import { pipeline, type Readable } from 'node:stream';
+import zlib = require('node:zlib');
 import { Agent, interceptors, request as undiciRequest, type Dispatcher } from 'undici';
 import { FiberExit, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError } from '../errors';
-import { assertCanBlock, Waiter } from '../hub';
+import { assertCanBlock } from '../hub';
 import { Timeout } from '../timeout';
 import { wait } from '../wait';
+import { StreamReader } from './stream-reader';
 
 /** Response headers: lower-case names; a repeated header's values as an array. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -36,6 +41,19 @@ export interface RequestOptions {
   connections?: number;
   /** Read the body in chunks (`response.read()`, iteration) instead of buffering it. */
   stream?: boolean;
+  /**
+   * With `stream`: how long each `read()` of the body may block, unless the call says otherwise
+   * (`read({ timeout })`); past it the read throws HttpTimeoutError (`phase` 'body') and the body
+   * stays readable. Default: no limit.
+   */
+  readTimeout?: number;
+  /**
+   * Send `Accept-Encoding: gzip, br` (unless `headers` has one) and decode gzip, br and deflate
+   * bodies, as browsers and crawlers do; `maxBodySize` bounds the decoded size. The decoded
+   * response has no `content-encoding` or `content-length` header. Default true; false sends
+   * nothing and returns the body as it came.
+   */
+  decompress?: boolean;
   /** An undici Dispatcher of your own (Agent, Pool, ProxyAgent, MockAgent) instead of the shared pools. */
   dispatcher?: Dispatcher;
 }
@@ -46,25 +64,118 @@ const DEFAULT_CONNECT_TIMEOUT = 10_000;
 // The stream of a streamed body pauses once this much is buffered and not read.
 const HIGH_WATER = 256 * 1024;
 
+// Which connection carries a request, so that an interrupted request can destroy it. undici,
+// when a request is aborted in flight, destroys its socket with an "informational" error that
+// makes the pool reconnect and keep an idle connection open for keepAliveTimeout; a socket
+// destroyed with a real error fails its request and is not replaced.
+interface Tracker {
+  /** The socket the request is on, from its headers being sent until its response ended. */
+  socket: net.Socket | undefined;
+  /** Set once the caller gave up on the request: a later dispatch of it is refused. */
+  interrupted: boolean;
+}
+
+const kTracker = Symbol('greenfiber.http.tracker');
+// The tracker whose request undici is starting to write now (set in onRequestStart, taken by the
+// sendHeaders message that undici publishes synchronously right after it on the same socket).
+let starting: Tracker | undefined;
+dc.subscribe('undici:client:sendHeaders', (message) => {
+  if (starting !== undefined) {
+    starting.socket = (message as { socket: net.Socket }).socket;
+    starting = undefined;
+  }
+});
+
+/** Forwards every handler call to `inner`, keeping `tracker` told which socket the request is on. */
+class TrackingHandler implements Dispatcher.DispatchHandler {
+  constructor(
+    readonly inner: Dispatcher.DispatchHandler,
+    readonly tracker: Tracker,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    // A request given up on while it waited for a connection: refusing it here fails it without
+    // touching the connection, which goes back to the pool healthy.
+    if (this.tracker.interrupted) throw new Error('greenfiber/http: the request was interrupted before it was sent');
+    starting = this.tracker;
+    queueMicrotask(() => {
+      if (starting === this.tracker) starting = undefined;
+    });
+    this.inner.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>, socket: import('node:stream').Duplex): void {
+    this.inner.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>, statusMessage?: string): void {
+    this.inner.onResponseStart?.(controller, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.inner.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
+    this.tracker.socket = undefined;
+    this.inner.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    this.tracker.socket = undefined;
+    this.inner.onResponseError?.(controller, error);
+  }
+}
+
+const track: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, handler) => {
+  const tracker = (options as { [kTracker]?: Tracker })[kTracker];
+  return dispatch(options, tracker === undefined ? handler : new TrackingHandler(handler, tracker));
+};
+
+/** Gives up on a request: destroys the connection it is on (if any) and aborts it. */
+function interruptRequest(tracker: Tracker, controller: AbortController, reason?: Error): void {
+  tracker.interrupted = true;
+  const socket = tracker.socket;
+  tracker.socket = undefined;
+  if (socket !== undefined && !socket.destroyed) socket.destroy(reason ?? Object.assign(new Error('greenfiber/http: the request was interrupted'), { code: 'ECANCELED' }));
+  if (!controller.signal.aborted) controller.abort(reason);
+}
+
 // The shared keep-alive pools: undici Agents (one Pool per origin each), by connection settings.
-const agents = new Map<string, Dispatcher>();
+const agents = new Map<string, { agent: Agent; dispatcher: Dispatcher }>();
 
 function agentFor(connections: number | undefined, connectTimeout: number): Dispatcher {
   const key = `${connections ?? ''}/${connectTimeout}`;
-  let agent = agents.get(key);
-  if (agent === undefined) {
-    agent = new Agent({ connections: connections ?? null, connect: { timeout: connectTimeout } }).compose(interceptors.redirect());
-    agents.set(key, agent);
+  let entry = agents.get(key);
+  if (entry === undefined) {
+    const agent = new Agent({ connections: connections ?? null, connect: { timeout: connectTimeout } });
+    // track first: it sees each hop of a redirect on its own connection.
+    entry = { agent, dispatcher: agent.compose(track, interceptors.redirect()) };
+    agents.set(key, entry);
   }
-  return agent;
+  return entry.dispatcher;
+}
+
+// Dispatchers of the caller's own (options.dispatcher), tracked too, composed once each.
+const composed = new WeakMap<Dispatcher, Dispatcher>();
+
+function tracked(dispatcher: Dispatcher): Dispatcher {
+  if (typeof dispatcher.compose !== 'function') return dispatcher;
+  let wrapped = composed.get(dispatcher);
+  if (wrapped === undefined) {
+    wrapped = dispatcher.compose(track);
+    composed.set(dispatcher, wrapped);
+  }
+  return wrapped;
 }
 
 /**
- * Closes every pooled connection (in-flight requests finish first). Later requests open new
- * ones. Blocks until the pools are closed.
+ * Closes every connection of the shared pools now, idle or busy: requests still running on them
+ * fail with HttpConnectionError (streamed bodies too). Later requests open new pools. Dispatchers
+ * passed as `options.dispatcher` are the caller's to close. Blocks until every socket is closed.
  */
 export function closeAll(): void {
-  const closing = [...agents.values()].map((agent) => agent.close());
+  const closing = [...agents.values()].map(({ agent }) => agent.destroy());
   agents.clear();
   wait(Promise.all(closing));
 }
@@ -142,98 +253,94 @@ export class HttpResponse {
   }
 }
 
+/** How request() and a streamed response share the request's `timeout` and its interruption. */
+interface Flight {
+  tracker: Tracker;
+  controller: AbortController;
+  timedOut: boolean;
+  /** Stops the `timeout` timer. */
+  cancel(): void;
+}
+
+/** Per-call options of HttpStreamResponse.read(). */
+export interface ReadOptions {
+  /** Milliseconds this read may block; overrides the request's `readTimeout`. */
+  timeout?: number;
+}
+
 /**
  * A response whose body is read in chunks (request() with `stream: true`): `read()` blocks for
  * the next chunk, iteration yields them; `text()` / `json()` / `readAll()` take the rest (bounded
- * by maxBodySize). close() drops the rest; a body not read to the end holds its connection until
- * then. Disposable.
+ * by maxBodySize). One greenlet reads at a time (a second is a FiberError). A read cut by its
+ * timeout or by a Timeout leaves the body readable; a read cut by a kill closes the response.
+ * close() drops the rest; a body not read to the end holds its connection until then.
+ * Disposable.
  */
 export class HttpStreamResponse {
-  readonly #body: Body;
+  readonly #body: Readable;
   readonly #what: string;
   readonly #maxBodySize: number;
-  #chunks: Buffer[] = [];
-  #buffered = 0;
-  #ended = false;
-  #error: unknown = undefined;
-  #reader: Waiter<void> | undefined = undefined;
-  readonly #timer: { timedOut: boolean; cancel(): void };
+  readonly #readTimeout: number | undefined;
+  readonly #reader: StreamReader;
+  readonly #flight: Flight;
+  #closed = false;
 
   /** @internal */
   constructor(
     readonly status: number,
     readonly headers: Headers,
-    body: Body,
+    body: Readable,
     readonly url: string,
     what: string,
     maxBodySize: number,
-    timer: { timedOut: boolean; cancel(): void },
+    readTimeout: number | undefined,
+    flight: Flight,
   ) {
     this.#body = body;
     this.#what = what;
     this.#maxBodySize = maxBodySize;
-    this.#timer = timer;
-    body.on('data', (chunk: Buffer) => {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-      if (this.#buffered >= HIGH_WATER) body.pause();
-      this.#wake();
+    this.#readTimeout = readTimeout;
+    this.#flight = flight;
+    this.#reader = new StreamReader(body, {
+      highWater: HIGH_WATER,
+      noun: 'response body',
+      timeoutError: (call, ms) => new HttpTimeoutError('body', `${what}: ${call} timed out after ${ms} ms (read timeout)`),
+      mapError: (error) => httpError(error, what, flight.timedOut),
+      onKilled: () => this.close(),
     });
     body.on('end', () => {
-      this.#ended = true;
-      this.#timer.cancel();
-      this.#wake();
+      flight.tracker.socket = undefined;
+      flight.cancel();
     });
-    body.on('error', (error: unknown) => {
-      this.#error ??= httpError(error, this.#what, this.#timer.timedOut);
-      this.#timer.cancel();
-      this.#wake();
-    });
+    body.on('error', () => flight.cancel());
   }
 
   get ok(): boolean {
     return this.status >= 200 && this.status < 300;
   }
 
-  /** The body itself, for code that wants it: a Node Readable of undici. */
-  get body(): Body {
+  /** The body itself (decoded when `decompress` is on): a Node Readable. */
+  get body(): Readable {
     return this.#body;
   }
 
-  #wake(): void {
-    const waiter = this.#reader;
-    if (waiter !== undefined) {
-      this.#reader = undefined;
-      waiter.switch(undefined);
-    }
-  }
-
-  /** Blocks for the next chunk of the body and returns it; null once the body has ended. */
-  read(): Buffer | null {
-    while (this.#chunks.length === 0) {
-      if (this.#error !== undefined) throw this.#error;
-      if (this.#ended) return null;
-      assertCanBlock();
-      if (this.#body.isPaused()) this.#body.resume();
-      const waiter = new Waiter<void>();
-      this.#reader = waiter;
-      try {
-        waiter.get();
-      } finally {
-        if (this.#reader === waiter) this.#reader = undefined;
-      }
-    }
-    const chunk = this.#chunks.shift()!;
-    this.#buffered -= chunk.length;
-    if (this.#buffered < HIGH_WATER && this.#body.isPaused() && !this.#ended) this.#body.resume();
-    return chunk;
+  /**
+   * Blocks for the next chunk of the body and returns it; null once the body has ended.
+   * @throws HttpTimeoutError past the read's timeout (phase 'body') or the request's `timeout`
+   *   (phase 'total'); HttpConnectionError / HttpError if the body broke off; FiberError if
+   *   another greenlet is reading this body.
+   */
+  read(options: ReadOptions = {}): Buffer | null {
+    if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an object for options but received ${options === null ? 'null' : typeof options}`);
+    const timeout = number(options.timeout, 'timeout', 0) ?? this.#readTimeout;
+    return this.#reader.read(Infinity, timeout, 'read()');
   }
 
   *[Symbol.iterator](): Generator<Buffer, void, undefined> {
     for (let chunk = this.read(); chunk !== null; chunk = this.read()) yield chunk;
   }
 
-  /** Reads the rest of the body. @throws HttpBodyTooLargeError past maxBodySize. */
+  /** Reads the rest of the body. Blocks. @throws HttpBodyTooLargeError past maxBodySize. */
   readAll(): Buffer {
     const parts: Buffer[] = [];
     let size = 0;
@@ -256,13 +363,16 @@ export class HttpStreamResponse {
     return JSON.parse(this.text()) as T;
   }
 
-  /** Drops the rest of the body and frees its connection. Idempotent; never blocks. */
+  /** Drops the rest of the body and closes its connection if it is still busy. Idempotent; never blocks. */
   close(): void {
-    this.#timer.cancel();
-    if (!this.#ended) this.#body.destroy();
-    this.#ended = true;
-    this.#chunks = [];
-    this.#buffered = 0;
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#flight.cancel();
+    if (!this.#reader.ended) {
+      interruptRequest(this.#flight.tracker, this.#flight.controller);
+      this.#body.destroy();
+    }
+    this.#reader.drop();
   }
 
   [Symbol.dispose](): void {
@@ -270,9 +380,8 @@ export class HttpStreamResponse {
   }
 }
 
-/** Buffers `body` whole, up to `limit` bytes. Blocks. */
-/** The whole of `body`, or a rejection past `limit` bytes. */
-function readBody(body: Body, limit: number, what: string): Promise<Buffer> {
+/** The whole of `body`, or a rejection past `limit` bytes (counted after decoding). */
+function readBody(body: Readable, limit: number, what: string): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -288,14 +397,55 @@ function readBody(body: Body, limit: number, what: string): Promise<Buffer> {
   });
 }
 
+const decoders: Record<string, () => zlib.Gunzip | zlib.BrotliDecompress | zlib.Inflate> = {
+  gzip: () => zlib.createGunzip(),
+  'x-gzip': () => zlib.createGunzip(),
+  br: () => zlib.createBrotliDecompress(),
+  deflate: () => zlib.createInflate(),
+};
+
+/**
+ * The body decoded per its content-encoding (one known coding), or undefined when it is not
+ * encoded or encoded in a way we leave alone. Errors of either stream reach the decoded one.
+ */
+function decoded(body: Readable, headers: Headers): Readable | undefined {
+  const encoding = headers['content-encoding'];
+  if (typeof encoding !== 'string') return undefined;
+  const make = decoders[encoding.trim().toLowerCase()];
+  if (make === undefined) return undefined;
+  const decoder = make();
+  pipeline(body, decoder, () => {
+    // pipeline destroys both streams on failure; the decoder's 'error' reaches the reader.
+  });
+  delete headers['content-encoding'];
+  delete headers['content-length'];
+  return decoder;
+}
+
+function hasHeader(headers: RequestOptions['headers'], name: string): boolean {
+  if (headers === undefined || headers === null) return false;
+  const names = Array.isArray(headers) ? headers.map(([key]) => key) : Object.keys(headers);
+  return names.some((key) => String(key).toLowerCase() === name);
+}
+
+function withHeader(headers: RequestOptions['headers'], name: string, value: string): RequestOptions['headers'] {
+  if (headers === undefined || headers === null) return { [name]: value };
+  if (Array.isArray(headers)) return [...headers, [name, value]];
+  return { ...headers, [name]: value };
+}
+
 /**
  * Sends an HTTP request and blocks until the response (and, unless `stream` is set, its whole
  * body) has arrived. Any status is a response, not an error. Connections are kept alive and
- * pooled per origin, shared by every greenlet.
+ * pooled per origin, shared by every greenlet. Bodies in gzip, br or deflate are decoded (see
+ * `decompress`).
+ *
+ * A request interrupted in any way (its `timeout`, a Timeout, a kill, a failure) is aborted and
+ * the connection it was on is destroyed, not left to the pool.
  * @throws HttpBadUrlError, HttpConnectionError (refused, reset, host not found),
- *   HttpTimeoutError (`phase`), HttpBodyTooLargeError, HttpError (anything else, with `cause`);
- *   undici's InvalidArgumentError for bad options (a programming error); BlockingOnHubError
- *   outside a greenlet.
+ *   HttpTimeoutError (`phase`), HttpBodyTooLargeError (also for a body that decodes past
+ *   maxBodySize), HttpError (anything else, with `cause`); undici's InvalidArgumentError for bad
+ *   options (a programming error); BlockingOnHubError outside a greenlet.
  */
 export function request(url: string | URL, options: RequestOptions & { stream: true }): HttpStreamResponse;
 export function request(url: string | URL, options?: RequestOptions & { stream?: false }): HttpResponse;
@@ -308,12 +458,17 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
   const connectTimeout = number(options.connectTimeout, 'connectTimeout', 0) ?? DEFAULT_CONNECT_TIMEOUT;
   const maxBodySize = number(options.maxBodySize, 'maxBodySize', 0) ?? DEFAULT_MAX_BODY_SIZE;
   const connections = number(options.connections, 'connections', 1);
+  const readTimeout = number(options.readTimeout, 'readTimeout', 0);
+  const decompress = options.decompress ?? true;
+  if (typeof decompress !== 'boolean') throw new TypeError(`Expected a boolean for decompress but received ${typeof decompress}`);
   const what = `${method} ${parsed.href}`;
   assertCanBlock();
-  const dispatcher = options.dispatcher ?? agentFor(connections, connectTimeout);
-  const controller = new AbortController();
+  const dispatcher = options.dispatcher === undefined ? agentFor(connections, connectTimeout) : tracked(options.dispatcher);
+  const headers = decompress && !hasHeader(options.headers, 'accept-encoding') ? withHeader(options.headers, 'accept-encoding', 'gzip, br') : options.headers;
   let timer: NodeJS.Timeout | undefined;
-  const deadline = {
+  const flight: Flight = {
+    tracker: { socket: undefined, interrupted: false },
+    controller: new AbortController(),
     timedOut: false,
     cancel(): void {
       if (timer !== undefined) clearTimeout(timer);
@@ -322,11 +477,11 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
   };
   if (timeout !== undefined) {
     timer = setTimeout(() => {
-      deadline.timedOut = true;
-      controller.abort(new HttpTimeoutError('total', `${what} timed out after ${timeout} ms (timeout)`));
+      flight.timedOut = true;
+      interruptRequest(flight.tracker, flight.controller, new HttpTimeoutError('total', `${what} timed out after ${timeout} ms (timeout)`));
     }, timeout);
   }
-  let body: Body | undefined;
+  let body: Readable | undefined;
   let done = false;
   try {
     let response: Dispatcher.ResponseData<unknown>;
@@ -339,38 +494,42 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
         undiciRequest(parsed, {
           dispatcher,
           method: method as Dispatcher.HttpMethod,
-          headers: options.headers as Record<string, string>,
+          headers: headers as Record<string, string>,
           body: options.body ?? undefined,
-          signal: controller.signal,
+          signal: flight.controller.signal,
           headersTimeout: number(options.headersTimeout, 'headersTimeout', 0),
           bodyTimeout: number(options.bodyTimeout, 'bodyTimeout', 0),
           maxRedirections: number(options.maxRedirections, 'maxRedirections', 0) ?? 0,
+          [kTracker]: flight.tracker,
         } as Parameters<typeof undiciRequest>[1]).then((received): Promise<[Dispatcher.ResponseData<unknown>, Buffer | undefined]> | [Dispatcher.ResponseData<unknown>, undefined] => {
           body = received.body;
+          const decodedBody = decompress ? decoded(received.body, received.headers as Headers) : undefined;
+          if (decodedBody !== undefined) body = decodedBody;
           if (options.stream) return [received, undefined];
           const length = Number((received.headers as Headers)['content-length']);
           if (length > maxBodySize) {
             throw new HttpBodyTooLargeError(`${what}: the response body (${length} bytes) is larger than maxBodySize (${maxBodySize} bytes)`);
           }
-          return readBody(received.body, maxBodySize, what).then((buffer) => [received, buffer]);
+          return readBody(body, maxBodySize, what).then((buffer) => [received, buffer]);
         }),
       );
     } catch (error) {
-      throw httpError(error, what, deadline.timedOut);
+      throw httpError(error, what, flight.timedOut);
     }
-    const headers = response.headers as Headers;
+    const responseHeaders = response.headers as Headers;
     done = true;
     if (options.stream) {
-      return new HttpStreamResponse(response.statusCode, headers, response.body, parsed.href, what, maxBodySize, deadline);
+      return new HttpStreamResponse(response.statusCode, responseHeaders, body!, parsed.href, what, maxBodySize, readTimeout, flight);
     }
-    return new HttpResponse(response.statusCode, headers, data!, parsed.href);
+    flight.tracker.socket = undefined;
+    return new HttpResponse(response.statusCode, responseHeaders, data!, parsed.href);
   } finally {
     if (!done) {
       // Failed or interrupted (a kill, a Timeout): abandon the request and free its connection.
-      controller.abort();
+      interruptRequest(flight.tracker, flight.controller);
       body?.destroy();
     }
-    if (!options.stream || !done) deadline.cancel();
+    if (!options.stream || !done) flight.cancel();
   }
 }
 

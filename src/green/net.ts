@@ -2,11 +2,12 @@
 // connect() → a Socket whose read/readExactly/readLine/write park only the calling greenlet, and
 // StreamServer, which serves each connection in a greenlet of its own.
 import net = require('node:net');
-import { FiberError, IncompleteReadError, SocketTimeoutError } from '../errors';
+import { FiberError, FiberExit, IncompleteReadError, SocketTimeoutError } from '../errors';
 import { Event } from '../event';
 import { Greenlet, joinAll, killAll } from '../greenlet';
 import { assertCanBlock, MAX_TIMER_MS, Waiter } from '../hub';
 import { kLink } from '../waitable';
+import { StreamReader } from './stream-reader';
 
 /** A host and port, as `server.address` and `socket.remoteAddress` give them. */
 export interface Address {
@@ -63,37 +64,25 @@ export class Socket {
   timeout: number | undefined;
   /** The underlying net.Socket, for options (setNoDelay, setKeepAlive) and addresses. */
   readonly raw: net.Socket;
-  #chunks: Buffer[] = [];
-  #buffered = 0;
-  #ended = false;
+  readonly #reader: StreamReader;
   #error: Error | undefined = undefined;
-  #reader: Waiter<void> | undefined = undefined;
   #writer: Waiter<void> | undefined = undefined;
 
   /** Wraps a connected net.Socket (connect() and StreamServer make these for you). */
   constructor(raw: net.Socket, options: SocketOptions = {}) {
     this.raw = raw;
     this.timeout = validTimeout(options.timeout, 'timeout');
-    raw.on('data', (chunk: Buffer) => {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-      if (this.#buffered >= HIGH_WATER) raw.pause();
-      this.#wakeReader();
-    });
-    raw.on('end', () => {
-      this.#ended = true;
-      this.#wakeReader();
+    this.#reader = new StreamReader(raw, {
+      highWater: HIGH_WATER,
+      noun: 'socket',
+      timeoutError: (what, ms) => new SocketTimeoutError(`${what} timed out after ${ms} ms`),
+      onKilled: () => raw.destroy(),
     });
     raw.on('error', (error: Error) => {
       this.#error ??= error;
-      this.#wakeReader();
       this.#wakeWriter();
     });
-    raw.on('close', () => {
-      this.#ended = true;
-      this.#wakeReader();
-      this.#wakeWriter();
-    });
+    raw.on('close', () => this.#wakeWriter());
     raw.on('drain', () => this.#wakeWriter());
   }
 
@@ -112,70 +101,12 @@ export class Socket {
     return this.raw.destroyed;
   }
 
-  #wakeReader(): void {
-    const waiter = this.#reader;
-    if (waiter !== undefined) {
-      this.#reader = undefined;
-      waiter.switch(undefined);
-    }
-  }
-
   #wakeWriter(): void {
     const waiter = this.#writer;
     if (waiter !== undefined) {
       this.#writer = undefined;
       waiter.switch(undefined);
     }
-  }
-
-  /** Blocks until more data, the end of the stream or an error arrives. */
-  #waitForData(timeout: number | undefined, what: string): void {
-    if (this.#reader !== undefined) throw new FiberError('another greenlet is already reading this socket; a socket has one reader at a time');
-    assertCanBlock();
-    if (this.raw.isPaused()) this.raw.resume();
-    const waiter = new Waiter<void>();
-    this.#reader = waiter;
-    try {
-      parkOn(waiter, timeout, what);
-    } finally {
-      if (this.#reader === waiter) this.#reader = undefined;
-    }
-  }
-
-  /** Takes up to `n` buffered bytes. */
-  #take(n: number): Buffer {
-    let out: Buffer;
-    const first = this.#chunks[0];
-    if (first.length > n) {
-      out = first.subarray(0, n);
-      this.#chunks[0] = first.subarray(n);
-    } else if (first.length === n || this.#chunks.length === 1) {
-      out = first;
-      this.#chunks.shift();
-    } else {
-      const parts: Buffer[] = [];
-      let size = 0;
-      while (size < n && this.#chunks.length > 0) {
-        const chunk = this.#chunks[0];
-        if (size + chunk.length <= n) {
-          parts.push(chunk);
-          size += chunk.length;
-          this.#chunks.shift();
-        } else {
-          parts.push(chunk.subarray(0, n - size));
-          this.#chunks[0] = chunk.subarray(n - size);
-          size = n;
-        }
-      }
-      out = Buffer.concat(parts, size);
-    }
-    this.#buffered -= out.length;
-    if (this.#buffered < HIGH_WATER && this.raw.isPaused() && !this.#ended) this.raw.resume();
-    return out;
-  }
-
-  #failIfBroken(): void {
-    if (this.#error !== undefined) throw this.#error;
   }
 
   /**
@@ -185,12 +116,7 @@ export class Socket {
   read(max: number = DEFAULT_READ, options: CallOptions = {}): Buffer {
     if (typeof max !== 'number' || !(max >= 1)) throw new TypeError(`Expected a number >= 1 for max but received ${String(max)}`);
     const timeout = validTimeout(options.timeout, 'timeout') ?? this.timeout;
-    while (this.#buffered === 0) {
-      this.#failIfBroken();
-      if (this.#ended) return Buffer.alloc(0);
-      this.#waitForData(timeout, 'read()');
-    }
-    return this.#take(Math.floor(max));
+    return this.#reader.read(Math.floor(max), timeout, 'read()') ?? Buffer.alloc(0);
   }
 
   /**
@@ -200,15 +126,9 @@ export class Socket {
   readExactly(n: number, options: CallOptions = {}): Buffer {
     if (typeof n !== 'number' || !(n >= 0) || !Number.isInteger(n)) throw new TypeError(`Expected an integer >= 0 for n but received ${String(n)}`);
     const timeout = validTimeout(options.timeout, 'timeout') ?? this.timeout;
-    while (this.#buffered < n) {
-      this.#failIfBroken();
-      if (this.#ended) {
-        const partial = this.#buffered > 0 ? this.#take(this.#buffered) : Buffer.alloc(0);
-        throw new IncompleteReadError(partial, n);
-      }
-      this.#waitForData(timeout, 'readExactly()');
-    }
-    return n === 0 ? Buffer.alloc(0) : this.#take(n);
+    const bytes = this.#reader.readExactly(n, timeout, 'readExactly()');
+    if (Buffer.isBuffer(bytes)) return bytes;
+    throw new IncompleteReadError(bytes.partial, n);
   }
 
   /**
@@ -217,21 +137,7 @@ export class Socket {
    */
   readLine(options: CallOptions = {}): string {
     const timeout = validTimeout(options.timeout, 'timeout') ?? this.timeout;
-    let scanned = 0;
-    for (;;) {
-      let offset = 0;
-      for (const chunk of this.#chunks) {
-        if (offset + chunk.length > scanned) {
-          const index = chunk.indexOf(10, Math.max(0, scanned - offset));
-          if (index >= 0) return this.#take(offset + index + 1).toString('utf8');
-        }
-        offset += chunk.length;
-      }
-      scanned = offset;
-      this.#failIfBroken();
-      if (this.#ended) return this.#buffered > 0 ? this.#take(this.#buffered).toString('utf8') : '';
-      this.#waitForData(timeout, 'readLine()');
-    }
+    return this.#reader.readUntil(10, timeout, 'readLine()').toString('utf8');
   }
 
   /**
@@ -240,7 +146,7 @@ export class Socket {
    */
   write(data: string | Uint8Array, options: CallOptions = {}): void {
     const timeout = validTimeout(options.timeout, 'timeout') ?? this.timeout;
-    this.#failIfBroken();
+    if (this.#error !== undefined) throw this.#error;
     if (this.raw.destroyed || this.raw.writableEnded) {
       throw Object.assign(new Error('write after the socket was closed or ended'), { code: 'EPIPE' });
     }
@@ -251,10 +157,14 @@ export class Socket {
     this.#writer = waiter;
     try {
       parkOn(waiter, timeout, 'write()');
+    } catch (error) {
+      // A killed writer's greenlet is going away: its half-sent data would corrupt the stream.
+      if (error instanceof FiberExit) this.raw.destroy();
+      throw error;
     } finally {
       if (this.#writer === waiter) this.#writer = undefined;
     }
-    this.#failIfBroken();
+    if (this.#error !== undefined) throw this.#error;
   }
 
   /** Writes `data` if given, then ends the sending side (half-close); reading goes on. Never blocks. */
