@@ -6,7 +6,7 @@ import { FiberError, FiberExit, IncompleteReadError, SocketTimeoutError } from '
 import { Event } from '../event';
 import { Greenlet, joinAll, killAll } from '../greenlet';
 import { assertCanBlock, MAX_TIMER_MS, Waiter } from '../hub';
-import { kLink } from '../waitable';
+import { DEFAULT_MAX_HANDLERS, Gate } from './server-limits';
 import { StreamReader } from './stream-reader';
 
 /** A host and port, as `server.address` and `socket.remoteAddress` give them. */
@@ -222,10 +222,21 @@ export type Listener = [string, number] | { host?: string; port: number } | numb
 /** Options of a StreamServer. */
 export interface StreamServerOptions extends SocketOptions {
   /**
-   * How many connections are handled at once; more wait, accepted, until a handler finishes
-   * (gevent's spawn=Pool(n)). Default: unlimited.
+   * How many connections are handled at once, each in a greenlet (gevent's spawn=Pool(n)); more
+   * wait, accepted and paused, until a handler finishes. Default DEFAULT_MAX_HANDLERS (1000, or
+   * less where the kernel's thread limits are low); Infinity lifts the cap.
    */
   maxConnections?: number;
+  /**
+   * How many connections may wait, paused, for a handler; past it they are closed at once.
+   * Default: ten times maxConnections.
+   */
+  maxWaiting?: number;
+  /**
+   * Whether a handler still running when its connection closes (the peer left) is killed with
+   * GreenletExit('client went away'). Default true.
+   */
+  interruptOnClientGone?: boolean;
   /** stop()'s default: ms to let running handlers finish before they are killed. Default 1000. */
   stopTimeout?: number;
 }
@@ -252,11 +263,9 @@ export class StreamServer {
   readonly #listen: { host: string | undefined; port: number };
   readonly #handler: (socket: Socket, address: Address) => unknown;
   readonly #options: StreamServerOptions;
-  readonly #maxConnections: number;
+  readonly #gate: Gate;
   #server: net.Server | undefined = undefined;
   #address: Address | undefined = undefined;
-  #handlers = new Set<Greenlet<unknown>>();
-  #waiting: net.Socket[] = [];
   #stopped = new Event();
 
   /** Creates the server; nothing listens until start() or serveForever(). */
@@ -266,9 +275,11 @@ export class StreamServer {
     this.#handler = handler;
     this.#options = options;
     validTimeout(options.timeout, 'timeout');
-    const max = options.maxConnections ?? Infinity;
+    const max = options.maxConnections ?? DEFAULT_MAX_HANDLERS;
     if (typeof max !== 'number' || !(max >= 1)) throw new TypeError(`Expected a number >= 1 for maxConnections but received ${String(max)}`);
-    this.#maxConnections = max;
+    const maxWaiting = options.maxWaiting ?? max * 10;
+    if (typeof maxWaiting !== 'number' || !(maxWaiting >= 0)) throw new TypeError(`Expected a number >= 0 for maxWaiting but received ${String(maxWaiting)}`);
+    this.#gate = new Gate({ maxHandlers: max === Infinity ? Infinity : Math.floor(max), maxWaiting: maxWaiting === Infinity ? Infinity : Math.floor(maxWaiting), interruptOnClientGone: options.interruptOnClientGone ?? true });
   }
 
   /** `{ host, port }` once started (the real port when 0 was asked for); undefined before. */
@@ -283,7 +294,12 @@ export class StreamServer {
 
   /** How many connections are being handled now. */
   get activeConnections(): number {
-    return this.#handlers.size;
+    return this.#gate.running.size;
+  }
+
+  /** How many accepted connections wait for a handler. */
+  get waitingConnections(): number {
+    return this.#gate.waiting;
   }
 
   /**
@@ -336,8 +352,8 @@ export class StreamServer {
     if (server === undefined) return;
     this.#server = undefined;
     server.close();
-    for (const raw of this.#waiting.splice(0)) raw.destroy();
-    const running = [...this.#handlers];
+    this.#gate.refuseWaiting();
+    const running = [...this.#gate.running];
     if (running.length > 0) {
       joinAll(running, { timeout });
       killAll(running.filter((greenlet) => !greenlet.dead));
@@ -350,19 +366,20 @@ export class StreamServer {
       raw.destroy();
       return;
     }
-    if (this.#handlers.size >= this.#maxConnections) {
-      raw.pause();
-      this.#waiting.push(raw);
-      raw.once('close', () => {
-        const index = this.#waiting.indexOf(raw);
-        if (index >= 0) this.#waiting.splice(index, 1);
-      });
-      return;
-    }
-    this.#serve(raw);
+    // Paused until its handler runs; a waiting connection holds no greenlet.
+    raw.pause();
+    this.#gate.admit({
+      start: () => this.#handle(raw),
+      gone: () => raw.destroyed,
+      onGone(callback) {
+        raw.once('close', callback);
+        return () => raw.off('close', callback);
+      },
+      refuse: () => raw.destroy(),
+    });
   }
 
-  #serve(raw: net.Socket): void {
+  #handle(raw: net.Socket): Greenlet<unknown> {
     const socket = new Socket(raw, { timeout: this.#options.timeout });
     const address = socket.remoteAddress;
     const greenlet = new Greenlet(() => {
@@ -373,14 +390,7 @@ export class StreamServer {
       }
     });
     greenlet.name = `StreamServer connection from ${address.host}:${address.port}`;
-    this.#handlers.add(greenlet);
-    // A raw link: runs on the hub as the handler ends, without a greenlet of its own.
-    greenlet[kLink](() => {
-      this.#handlers.delete(greenlet);
-      const next = this.#waiting.shift();
-      if (next !== undefined) this.#serve(next);
-    });
-    greenlet.start();
+    return greenlet;
   }
 }
 
