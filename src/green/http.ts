@@ -199,7 +199,7 @@ function parseUrl(url: string | URL): URL {
   return parsed;
 }
 
-const connectionCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+const connectionCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
 
 /** The typed error for a failure of `method url`. */
 function httpError(error: unknown, what: string, timedOut: boolean): unknown {
@@ -272,7 +272,8 @@ export interface ReadOptions {
  * A response whose body is read in chunks (request() with `stream: true`): `read()` blocks for
  * the next chunk, iteration yields them; `text()` / `json()` / `readAll()` take the rest (bounded
  * by maxBodySize). One greenlet reads at a time (a second is a FiberError). A read cut by its
- * timeout or by a Timeout leaves the body readable; a read cut by a kill closes the response.
+ * own timeout (`readTimeout`, `read({ timeout })`) leaves the body readable; a read cut from
+ * outside (a kill, a Timeout) closes the response and its connection.
  * close() drops the rest; a body not read to the end holds its connection until then.
  * Disposable.
  */
@@ -306,7 +307,7 @@ export class HttpStreamResponse {
       noun: 'response body',
       timeoutError: (call, ms) => new HttpTimeoutError('body', `${what}: ${call} timed out after ${ms} ms (read timeout)`),
       mapError: (error) => httpError(error, what, flight.timedOut),
-      onKilled: () => this.close(),
+      onInterrupted: () => this.close(),
     });
     body.on('end', () => {
       flight.tracker.socket = undefined;

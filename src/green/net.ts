@@ -2,7 +2,7 @@
 // connect() → a Socket whose read/readExactly/readLine/write park only the calling greenlet, and
 // StreamServer, which serves each connection in a greenlet of its own.
 import net = require('node:net');
-import { FiberError, FiberExit, IncompleteReadError, SocketTimeoutError } from '../errors';
+import { FiberError, IncompleteReadError, SocketTimeoutError } from '../errors';
 import { Event } from '../event';
 import { Greenlet, joinAll, killAll } from '../greenlet';
 import { assertCanBlock, MAX_TIMER_MS, Waiter } from '../hub';
@@ -57,7 +57,9 @@ function parkOn(waiter: Waiter<void>, timeout: number | undefined, what: string)
  * A connected TCP socket with blocking methods (gevent.socket.socket). Each method parks only
  * the calling greenlet; one greenlet may read while another writes, but two reading (or two
  * writing) at once is a FiberError. Methods throw the socket's error (ECONNRESET, EPIPE, ...) and
- * SocketTimeoutError past the timeout. Disposable: `using socket = connect(...)` closes it.
+ * SocketTimeoutError past the timeout; after that the socket is still usable. A call cut from
+ * outside (a kill, a Timeout) closes the socket: its caller gave up on it, and nothing half read
+ * or half written is left on a connection. Disposable: `using socket = connect(...)` closes it.
  */
 export class Socket {
   /** Default timeout of each blocking call, in ms; undefined waits forever. */
@@ -76,7 +78,7 @@ export class Socket {
       highWater: HIGH_WATER,
       noun: 'socket',
       timeoutError: (what, ms) => new SocketTimeoutError(`${what} timed out after ${ms} ms`),
-      onKilled: () => raw.destroy(),
+      onInterrupted: () => raw.destroy(),
     });
     raw.on('error', (error: Error) => {
       this.#error ??= error;
@@ -158,8 +160,9 @@ export class Socket {
     try {
       parkOn(waiter, timeout, 'write()');
     } catch (error) {
-      // A killed writer's greenlet is going away: its half-sent data would corrupt the stream.
-      if (error instanceof FiberExit) this.raw.destroy();
+      // Interrupted from outside (a kill, a Timeout): the caller gave up on the stream, and what
+      // it half sent would corrupt it. The call's own timeout leaves the socket usable.
+      if (!(error instanceof SocketTimeoutError)) this.raw.destroy();
       throw error;
     } finally {
       if (this.#writer === waiter) this.#writer = undefined;

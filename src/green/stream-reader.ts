@@ -2,7 +2,7 @@
 // greenfiber/http bodies share: buffering, a high-water pause, one reader at a time, per-call
 // timeouts, and what an interrupted read does to the stream.
 import type { Readable } from 'node:stream';
-import { FiberError, FiberExit } from '../errors';
+import { FiberError } from '../errors';
 import { assertCanBlock, MAX_TIMER_MS, Waiter } from '../hub';
 
 /** How a StreamReader reports what it cannot do itself. */
@@ -13,8 +13,11 @@ export interface StreamReaderOptions {
   timeoutError: (what: string, ms: number) => Error;
   /** Maps the stream's 'error' to what a read throws (default: as is). */
   mapError?: (error: unknown) => unknown;
-  /** Called when a read is interrupted by a kill (FiberExit): the owner is going away. */
-  onKilled?: () => void;
+  /**
+   * Called when a read is interrupted from outside (a kill or a Timeout, not the read's own
+   * timeout): the caller gave up on the stream, so its owner closes it.
+   */
+  onInterrupted?: () => void;
   /** Names the stream in the one-reader error ("socket", "response body"). */
   noun: string;
 }
@@ -22,9 +25,9 @@ export interface StreamReaderOptions {
 /**
  * Buffers a Readable's chunks and lets one greenlet at a time block for them. The stream ends
  * at 'end', or at 'close' without an error; its first 'error' is thrown by every later read once
- * the buffered bytes are taken. A read cut by its own timeout or by a Timeout leaves the reader
- * usable; a read cut by a kill calls `onKilled` (greenfiber/net and greenfiber/http close the
- * stream there, so a killed greenlet leaves no connection behind).
+ * the buffered bytes are taken. A read cut by its own timeout leaves the reader usable; a read
+ * cut from outside (a kill, a Timeout) calls `onInterrupted` (greenfiber/net and greenfiber/http
+ * close the stream there, so an abandoned read leaves no connection behind).
  */
 export class StreamReader {
   readonly #stream: Readable;
@@ -34,6 +37,8 @@ export class StreamReader {
   #buffered = 0;
   #ended = false;
   #error: unknown = undefined;
+  /** Set by drop(): the owner closed the stream; later errors of it are ignored. */
+  #dropped = false;
   /** The greenlet parked in a read, while one is. */
   #reader: Waiter<void> | undefined = undefined;
 
@@ -52,6 +57,7 @@ export class StreamReader {
       this.#wake();
     });
     stream.on('error', (error: unknown) => {
+      if (this.#dropped) return;
       this.#error ??= options.mapError === undefined ? error : options.mapError(error);
       this.#wake();
     });
@@ -78,6 +84,8 @@ export class StreamReader {
 
   /** Marks the stream ended and drops what is buffered (the owner closed it). */
   drop(): void {
+    this.#dropped = true;
+    this.#error = undefined;
     this.#ended = true;
     this.#chunks = [];
     this.#buffered = 0;
@@ -103,13 +111,14 @@ export class StreamReader {
     const waiter = new Waiter<void>();
     this.#reader = waiter;
     let timer: NodeJS.Timeout | undefined;
+    let own: Error | undefined;
     if (timeout !== undefined && timeout <= MAX_TIMER_MS) {
-      timer = setTimeout(() => waiter.throw(this.#options.timeoutError(what, timeout)), timeout);
+      timer = setTimeout(() => waiter.throw((own = this.#options.timeoutError(what, timeout))), timeout);
     }
     try {
       waiter.get();
     } catch (error) {
-      if (error instanceof FiberExit) this.#options.onKilled?.();
+      if (error !== own) this.#options.onInterrupted?.();
       throw error;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
