@@ -53,6 +53,10 @@ function parkOn(waiter: Waiter<void>, timeout: number | undefined, what: string)
   }
 }
 
+// Each Socket's reader, for StreamServer (which must know whether a closed connection left
+// bytes its handler has not read yet).
+const readers = new WeakMap<Socket, StreamReader>();
+
 /**
  * A connected TCP socket with blocking methods (gevent.socket.socket). Each method parks only
  * the calling greenlet; one greenlet may read while another writes, but two reading (or two
@@ -80,6 +84,7 @@ export class Socket {
       timeoutError: (what, ms) => new SocketTimeoutError(`${what} timed out after ${ms} ms`),
       onInterrupted: () => raw.destroy(),
     });
+    readers.set(this, this.#reader);
     raw.on('error', (error: Error) => {
       this.#error ??= error;
       this.#wakeWriter();
@@ -371,19 +376,28 @@ export class StreamServer {
     }
     // Paused until its handler runs; a waiting connection holds no greenlet.
     raw.pause();
+    let socket: Socket | undefined;
+    // Gone: closed, with nothing left for the handler to read. A peer that sent its data and
+    // closed is not gone until the handler has read that data (then it sees the end itself).
+    const gone = (): boolean => raw.destroyed && (socket === undefined || readers.get(socket)!.buffered === 0);
     this.#gate.admit({
-      start: () => this.#handle(raw),
-      gone: () => raw.destroyed,
+      start: () => {
+        socket = new Socket(raw, { timeout: this.#options.timeout });
+        return this.#handle(socket);
+      },
+      gone,
       onGone(callback) {
-        raw.once('close', callback);
-        return () => raw.off('close', callback);
+        const onClose = (): void => {
+          if (gone()) callback();
+        };
+        raw.once('close', onClose);
+        return () => raw.off('close', onClose);
       },
       refuse: () => raw.destroy(),
     });
   }
 
-  #handle(raw: net.Socket): Greenlet<unknown> {
-    const socket = new Socket(raw, { timeout: this.#options.timeout });
+  #handle(socket: Socket): Greenlet<unknown> {
     const address = socket.remoteAddress;
     const greenlet = new Greenlet(() => {
       try {
