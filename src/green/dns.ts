@@ -13,9 +13,10 @@ const promises = dns.promises;
 export interface DnsCallOptions {
   /**
    * Milliseconds the call may take; past it, it throws Node's DNS error with code 'ETIMEOUT'
-   * (resolve*() give up their query; lookup()'s getaddrinfo cannot be stopped and finishes on
-   * libuv's threadpool, its answer dropped). Default: the system's (resolve*: c-ares' 5 s per
-   * try, 4 tries; lookup: the system resolver's).
+   * and `hostname`. resolve*() and reverse() cancel their query (as on a kill or a Timeout);
+   * lookup()'s getaddrinfo cannot be stopped: it finishes on libuv's threadpool and its answer
+   * is dropped. Default: no limit of ours (c-ares gives up after 4 tries of 5 s or more; lookup
+   * after the system resolver's own timeouts).
    */
   timeout?: number;
 }
@@ -35,20 +36,16 @@ function timeoutError(syscall: string, hostname: string): Error {
 
 /**
  * Runs `run` on a resolver of its own (asking the servers setServers() set) and blocks for its
- * answer; an interrupted call (kill, Timeout, its own timeout) cancels the query, so no socket
- * is left waiting for an answer.
+ * answer, at most `timeout` ms; an interrupted call (kill, Timeout, its own timeout) cancels the
+ * query, so no socket is left waiting for an answer.
  */
-function query<T>(hostname: string, options: DnsCallOptions | undefined, run: (resolver: dns.promises.Resolver) => Promise<T>): T {
+function query<T>(syscall: string, hostname: string, options: DnsCallOptions | undefined, run: (resolver: dns.promises.Resolver) => Promise<T>): T {
   const timeout = validTimeout(options);
   assertCanBlock();
-  // c-ares' timeout is per try and doubles on each: one try of `timeout` ms is the whole call.
-  const resolver = timeout === undefined ? new promises.Resolver() : new promises.Resolver({ timeout: Math.max(1, Math.min(Math.ceil(timeout), MAX_TIMER_MS)), tries: 1 });
+  const resolver = new promises.Resolver();
   resolver.setServers(promises.getServers());
   try {
-    return wait(run(resolver));
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 'ETIMEOUT' && timeout !== undefined) throw Object.assign(error as Error, { hostname });
-    throw error;
+    return within(timeout, syscall, hostname, run(resolver));
   } finally {
     resolver.cancel();
   }
@@ -91,72 +88,72 @@ export function lookupService(address: string, port: number, options?: DnsCallOp
 
 /** Queries DNS for records of `rrtype` (default 'A'), as `dns.promises.resolve`. Blocks. */
 export function resolve(hostname: string, rrtype?: string, options?: DnsCallOptions): unknown {
-  return query(hostname, options, (resolver) => (rrtype === undefined ? resolver.resolve(hostname) : resolver.resolve(hostname, rrtype as 'A')));
+  return query(`query${rrtype ?? 'A'}`, hostname, options, (resolver) => (rrtype === undefined ? resolver.resolve(hostname) : resolver.resolve(hostname, rrtype as 'A')));
 }
 
 /** IPv4 addresses of `hostname`; with `{ ttl: true }`, `{ address, ttl }` records. Blocks. */
 export function resolve4(hostname: string, options?: (ResolveOptions | ResolveWithTtlOptions) & DnsCallOptions): string[] | RecordWithTtl[] {
-  return query(hostname, options, (resolver) => resolver.resolve4(hostname, { ttl: options?.ttl ?? false }));
+  return query('queryA', hostname, options, (resolver) => resolver.resolve4(hostname, { ttl: options?.ttl ?? false }));
 }
 
 /** IPv6 addresses of `hostname`; with `{ ttl: true }`, `{ address, ttl }` records. Blocks. */
 export function resolve6(hostname: string, options?: (ResolveOptions | ResolveWithTtlOptions) & DnsCallOptions): string[] | RecordWithTtl[] {
-  return query(hostname, options, (resolver) => resolver.resolve6(hostname, { ttl: options?.ttl ?? false }));
+  return query('queryAaaa', hostname, options, (resolver) => resolver.resolve6(hostname, { ttl: options?.ttl ?? false }));
 }
 
 /** Every record of `hostname` (an ANY query). Blocks. */
 export function resolveAny(hostname: string, options?: DnsCallOptions): AnyRecord[] {
-  return query(hostname, options, (resolver) => resolver.resolveAny(hostname));
+  return query('queryAny', hostname, options, (resolver) => resolver.resolveAny(hostname));
 }
 
 /** CAA records. Blocks. */
 export function resolveCaa(hostname: string, options?: DnsCallOptions): CaaRecord[] {
-  return query(hostname, options, (resolver) => resolver.resolveCaa(hostname));
+  return query('queryCaa', hostname, options, (resolver) => resolver.resolveCaa(hostname));
 }
 
 /** CNAME records. Blocks. */
 export function resolveCname(hostname: string, options?: DnsCallOptions): string[] {
-  return query(hostname, options, (resolver) => resolver.resolveCname(hostname));
+  return query('queryCname', hostname, options, (resolver) => resolver.resolveCname(hostname));
 }
 
 /** MX records. Blocks. */
 export function resolveMx(hostname: string, options?: DnsCallOptions): MxRecord[] {
-  return query(hostname, options, (resolver) => resolver.resolveMx(hostname));
+  return query('queryMx', hostname, options, (resolver) => resolver.resolveMx(hostname));
 }
 
 /** NAPTR records. Blocks. */
 export function resolveNaptr(hostname: string, options?: DnsCallOptions): NaptrRecord[] {
-  return query(hostname, options, (resolver) => resolver.resolveNaptr(hostname));
+  return query('queryNaptr', hostname, options, (resolver) => resolver.resolveNaptr(hostname));
 }
 
 /** NS records. Blocks. */
 export function resolveNs(hostname: string, options?: DnsCallOptions): string[] {
-  return query(hostname, options, (resolver) => resolver.resolveNs(hostname));
+  return query('queryNs', hostname, options, (resolver) => resolver.resolveNs(hostname));
 }
 
 /** PTR records. Blocks. */
 export function resolvePtr(hostname: string, options?: DnsCallOptions): string[] {
-  return query(hostname, options, (resolver) => resolver.resolvePtr(hostname));
+  return query('queryPtr', hostname, options, (resolver) => resolver.resolvePtr(hostname));
 }
 
 /** The SOA record. Blocks. */
 export function resolveSoa(hostname: string, options?: DnsCallOptions): SoaRecord {
-  return query(hostname, options, (resolver) => resolver.resolveSoa(hostname));
+  return query('querySoa', hostname, options, (resolver) => resolver.resolveSoa(hostname));
 }
 
 /** SRV records. Blocks. */
 export function resolveSrv(hostname: string, options?: DnsCallOptions): SrvRecord[] {
-  return query(hostname, options, (resolver) => resolver.resolveSrv(hostname));
+  return query('querySrv', hostname, options, (resolver) => resolver.resolveSrv(hostname));
 }
 
 /** TXT records (each an array of chunks). Blocks. */
 export function resolveTxt(hostname: string, options?: DnsCallOptions): string[][] {
-  return query(hostname, options, (resolver) => resolver.resolveTxt(hostname));
+  return query('queryTxt', hostname, options, (resolver) => resolver.resolveTxt(hostname));
 }
 
 /** Host names of `ip` (a PTR query). Blocks. */
 export function reverse(ip: string, options?: DnsCallOptions): string[] {
-  return query(ip, options, (resolver) => resolver.reverse(ip));
+  return query('getHostByAddr', ip, options, (resolver) => resolver.reverse(ip));
 }
 
 /** The DNS servers resolve*() ask, as `dns.promises.getServers()`. Never blocks. */
