@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { blocking, BlockingOnHubError, FiberError, GreenletExit, joinAll, sleep, spawn, Timeout, withTimeout } from '../dist/index.js';
 import { closeAll, get, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError, request } from '../dist/green/http.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
+import { runFixture } from './helpers';
 
 afterEach(expectNoFiberLeft);
 
@@ -439,5 +440,22 @@ describe('compressed bodies', () => {
       }
       closeAll();
     });
+  });
+});
+
+describe('patched http servers are bounded (fixture)', () => {
+  it('handlers of departed clients are killed, threads stay flat, the cap holds, a full line answers 503', () => {
+    const result = runFixture('monkey-http-bounded.js', ['400']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim().split('\n')).toEqual([
+      'timeouts: headers true request true keepAlive true',
+      'impatient: 400 sent, 400 started, 400 released, running 0',
+      'threads bounded: true',
+      'interruptOnClientGone false: 5 of 5 ran to the end',
+      'capped: true peak<=8 true refused 0',
+      'full line: true 503s true',
+      'fibers left: 0',
+    ]);
+    expect(result.status).toBe(0);
   });
 });

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { blocking, spawn, joinAll, sleep, BlockingOnHubError, Event, GreenletExit, Timeout, withTimeout } from '../dist/index.js';
 import { connect, IncompleteReadError, Socket, SocketTimeoutError, StreamServer } from '../dist/green/net.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
+import { runFixture } from './helpers';
 
 afterEach(expectNoFiberLeft);
 
@@ -433,5 +434,20 @@ describe('StreamServer limits', () => {
       third.close();
       server.stop();
     });
+  });
+});
+
+describe('patched net servers are bounded (fixture)', () => {
+  it('handlers of departed clients are killed, threads stay flat, the cap holds, a full line closes', () => {
+    const result = runFixture('monkey-net-bounded.js', ['200']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim().split('\n')).toEqual([
+      'impatient: 200 sent, 200 started, 200 released, running 0',
+      'threads bounded: true',
+      'capped: true peak<=4 true',
+      'full line: served true closed true',
+      'fibers left: 0',
+    ]);
+    expect(result.status).toBe(0);
   });
 });
