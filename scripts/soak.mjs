@@ -11,14 +11,14 @@ import path from 'node:path';
 
 const require = createRequire(import.meta.url);
 const dist = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist');
-const monkey = require(path.join(dist, 'monkey', 'index.js'));
+const monkey = require(path.join(dist, 'entries', 'monkey.js'));
 monkey.patchAll();
 const http = require('node:http');
 const net = require('node:net');
 const childProcess = require('node:child_process');
-const { main, spawn, sleep, killAll, joinAll, Queue, fiberStats, wait } = require(path.join(dist, 'index.js'));
-const client = require(path.join(dist, 'green', 'http.js'));
-const gnet = require(path.join(dist, 'green', 'net.js'));
+const { main, spawn, sleep, killAll, joinAll, Queue, fiberStats, wait } = require(path.join(dist, 'entries', 'index.js'));
+const client = require(path.join(dist, 'entries', 'http.js'));
+const gnet = require(path.join(dist, 'entries', 'net.js'));
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 45);
 const threads = () => Number(/Threads:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);

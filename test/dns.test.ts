@@ -3,8 +3,8 @@
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BlockingOnHubError, GreenletExit, joinAll, sleep, spawn, Timeout, withTimeout } from '../dist/index.js';
-import * as dns from '../dist/green/dns.js';
+import { BlockingOnHubError, GreenletExit, joinAll, sleep, spawn, Timeout, withTimeout } from '../dist/entries/index.js';
+import * as dns from '../dist/entries/dns.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 
 afterEach(expectNoFiberLeft);

@@ -4,8 +4,8 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { blocking, BlockingOnHubError, FiberError, GreenletExit, joinAll, sleep, spawn, Timeout, withTimeout } from '../dist/index.js';
-import { closeAll, get, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError, request } from '../dist/green/http.js';
+import { blocking, BlockingOnHubError, FiberError, GreenletExit, joinAll, sleep, spawn, Timeout, withTimeout } from '../dist/entries/index.js';
+import { closeAll, get, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError, request } from '../dist/entries/http.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 import { runFixture } from './helpers';
 

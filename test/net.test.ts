@@ -2,8 +2,8 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { blocking, spawn, joinAll, sleep, BlockingOnHubError, Event, GreenletExit, Timeout, withTimeout } from '../dist/index.js';
-import { connect, IncompleteReadError, Socket, SocketTimeoutError, StreamServer } from '../dist/green/net.js';
+import { blocking, spawn, joinAll, sleep, BlockingOnHubError, Event, GreenletExit, Timeout, withTimeout } from '../dist/entries/index.js';
+import { connect, IncompleteReadError, Socket, SocketTimeoutError, StreamServer } from '../dist/entries/net.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 import { runFixture } from './helpers';
 
