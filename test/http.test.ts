@@ -54,9 +54,18 @@ beforeAll(async () => {
           res.on('close', () => clearTimeout(timer));
           return;
         }
-        case '/delay':
-          setTimeout(() => res.end(url.searchParams.get('n')), 30);
+        case '/delay': {
+          // With ?of=k: answers once k requests are in progress together (a barrier), so that
+          // overlap is shown by events rather than by timing; at most 5 s.
+          const of = Number(url.searchParams.get('of') ?? 0);
+          const started = Date.now();
+          const poll = (): void => {
+            if (active >= of || Date.now() - started > 5000) setTimeout(() => res.end(url.searchParams.get('n')), 30);
+            else setTimeout(poll, 5);
+          };
+          poll();
           return;
+        }
         case '/big':
           res.writeHead(200, { 'content-length': String(1024 * 1024) });
           for (let i = 0; i < 16; i++) res.write(Buffer.alloc(64 * 1024, 97));
@@ -122,12 +131,12 @@ describe('request / get', () => {
   it('overlaps requests from many greenlets; `connections` caps the pool', async () => {
     await inGreenlet(() => {
       peak = 0;
-      const greenlets = Array.from({ length: 8 }, (_, i) => spawn(() => get(`${base}/delay?n=${i}`).text()));
+      const greenlets = Array.from({ length: 8 }, (_, i) => spawn(() => get(`${base}/delay?n=${i}&of=8`).text()));
       joinAll(greenlets, { raiseError: true });
       expect(greenlets.map((g) => g.value)).toEqual(Array.from({ length: 8 }, (_, i) => String(i)));
       expect(peak).toBe(8);
       peak = 0;
-      const capped = Array.from({ length: 6 }, (_, i) => spawn(() => get(`${base}/delay?n=${i}`, { connections: 2 }).text()));
+      const capped = Array.from({ length: 6 }, (_, i) => spawn(() => get(`${base}/delay?n=${i}&of=2`, { connections: 2 }).text()));
       joinAll(capped, { raiseError: true });
       expect(peak).toBe(2);
     });
