@@ -23,6 +23,20 @@ const gnet = require(path.join(dist, 'entries', 'net.js'));
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 45);
 const threads = () => Number(/Threads:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
 const fds = () => fs.readdirSync('/proc/self/fd').length;
+// Open fds by kind ('socket', 'pipe', 'anon_inode', or the file's path), for the report.
+function fdKinds() {
+  const kinds = new Map();
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    let target;
+    try {
+      target = fs.readlinkSync(`/proc/self/fd/${fd}`).replace(/:\[\d+\]$/, '');
+    } catch {
+      continue;
+    }
+    kinds.set(target, (kinds.get(target) ?? 0) + 1);
+  }
+  return kinds;
+}
 const rssMb = () => Math.round(process.memoryUsage().rss / 2 ** 20);
 
 const counts = { requests: 0, handled: 0, interruptedHandlers: 0, refused503: 0, impatient: 0, uploads: 0, clientTimeouts: 0, killed: 0, errors: 0 };
@@ -85,6 +99,7 @@ main(() => {
 
   sleep(200);
   const baseline = { threads: threads() - fiberStats().idle, rss: rssMb(), fds: fds() };
+  const baselineKinds = fdKinds();
   const started = Date.now();
   const running = () => Date.now() - started < SECONDS * 1000;
   let outstanding = 0;
@@ -95,9 +110,13 @@ main(() => {
       for (let i = 0; i < 20 && outstanding < 400; i++) {
         outstanding++;
         const socket = net.connect(port, '127.0.0.1', () => {
+          clearTimeout(giveUp);
           socket.write('GET /slow HTTP/1.1\r\nhost: soak\r\n\r\n');
           setTimeout(() => socket.destroy(), 2);
         });
+        // Impatient from the start: a connection the server's backlog has not taken in 200 ms
+        // (SYNs dropped under the flood) is abandoned too.
+        const giveUp = setTimeout(() => socket.destroy(), 200);
         socket.on('data', (chunk) => {
           if (chunk.toString().startsWith('HTTP/1.1 503')) counts.refused503++;
         });
@@ -199,6 +218,21 @@ main(() => {
   // The native fiber-thread pool keeps finished fibers' threads for reuse (it never shrinks):
   // those are parked, holding no fiber; the figure that must come back is the threads in use.
   const pooled = fiberStats().idle;
+  if (process.env.SOAK_DEBUG) {
+    const inodes = new Set(fs.readdirSync('/proc/self/fd').map((fd) => {
+      try { return /socket:\[(\d+)\]/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`))?.[1]; } catch { return undefined; }
+    }).filter(Boolean));
+    const states = new Map();
+    for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || !inodes.has(f[9])) continue;
+      const local = parseInt(f[1].split(':')[1], 16), remote = parseInt(f[2].split(':')[1], 16);
+      const key = `${local === port ? 'http-server' : local === silent.address.port ? 'silent-server' : 'client'} -> ${remote === port ? 'http-server' : remote === silent.address.port ? 'silent-server' : 'client'} state ${f[3]}`;
+      states.set(key, (states.get(key) ?? 0) + 1);
+    }
+    console.log('open sockets:', [...states]);
+  }
+  const extraFds = [...fdKinds()].map(([kind, n]) => [kind, n - (baselineKinds.get(kind) ?? 0)]).filter(([, n]) => n > 0);
   const stats = monkey.serverStats(server);
   fs.rmSync(scratch, { recursive: true, force: true });
 
@@ -211,7 +245,7 @@ main(() => {
   console.log(`${''.padEnd(8)} ${'baseline'.padStart(8)} ${'peak'.padStart(8)} ${'final'.padStart(8)}`);
   console.log(row('threads', baseline.threads, peak.threads, final.threads) + `   (${pooled} of them pooled idle fiber threads: ${final.threads - pooled} in use)`);
   console.log(row('RSS MB', baseline.rss, peak.rss, final.rss));
-  console.log(row('fds', baseline.fds, peak.fds, final.fds));
+  console.log(row('fds', baseline.fds, peak.fds, final.fds) + (extraFds.length > 0 ? `   (over baseline: ${extraFds.map(([kind, n]) => `${n} ${kind}`).join(', ')})` : ''));
   const ok = final.threads - pooled <= baseline.threads + 16 && final.fds <= baseline.fds + 4 && counts.errors === 0;
   console.log(ok ? 'soak: ok (final threads and fds back near baseline, no unexpected error)' : 'soak: FAILED');
   if (!ok) process.exitCode = 1;

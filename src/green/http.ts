@@ -5,7 +5,7 @@ import dc = require('node:diagnostics_channel');
 import type * as net from 'node:net';
 import { pipeline, type Readable } from 'node:stream';
 import zlib = require('node:zlib');
-import { Agent, interceptors, request as undiciRequest, type Dispatcher } from 'undici';
+import { Agent, buildConnector, interceptors, request as undiciRequest, type Dispatcher } from 'undici';
 import { FiberExit, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError } from '../errors';
 import { assertCanBlock } from '../hub';
 import { Timeout } from '../timeout';
@@ -141,16 +141,28 @@ function interruptRequest(tracker: Tracker, controller: AbortController, reason?
   if (!controller.signal.aborted) controller.abort(reason);
 }
 
-// The shared keep-alive pools: undici Agents (one Pool per origin each), by connection settings.
-const agents = new Map<string, { agent: Agent; dispatcher: Dispatcher }>();
+// The shared keep-alive pools: undici Agents (one Pool per origin each), by connection settings,
+// with every socket they opened, connecting ones included (closeAll() destroys them all; undici's
+// destroy() leaves a connection still being established to finish connecting first).
+const agents = new Map<string, { agent: Agent; dispatcher: Dispatcher; sockets: Set<net.Socket> }>();
 
 function agentFor(connections: number | undefined, connectTimeout: number): Dispatcher {
   const key = `${connections ?? ''}/${connectTimeout}`;
   let entry = agents.get(key);
   if (entry === undefined) {
-    const agent = new Agent({ connections: connections ?? null, connect: { timeout: connectTimeout } });
+    const sockets = new Set<net.Socket>();
+    // buildConnector's function returns the socket it made (not in undici's types).
+    const connector = buildConnector({ timeout: connectTimeout }) as unknown as (options: buildConnector.Options, callback: buildConnector.Callback) => net.Socket | undefined;
+    const connect = (options: buildConnector.Options, callback: buildConnector.Callback): void => {
+      const socket = connector(options, callback);
+      if (socket !== undefined) {
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+      }
+    };
+    const agent = new Agent({ connections: connections ?? null, connect });
     // track first: it sees each hop of a redirect on its own connection.
-    entry = { agent, dispatcher: agent.compose(track, interceptors.redirect()) };
+    entry = { agent, dispatcher: agent.compose(track, interceptors.redirect()), sockets };
     agents.set(key, entry);
   }
   return entry.dispatcher;
@@ -175,7 +187,11 @@ function tracked(dispatcher: Dispatcher): Dispatcher {
  * passed as `options.dispatcher` are the caller's to close. Blocks until every socket is closed.
  */
 export function closeAll(): void {
-  const closing = [...agents.values()].map(({ agent }) => agent.destroy());
+  const closing = [...agents.values()].map(({ agent, sockets }) => {
+    const destroyed = agent.destroy();
+    for (const socket of sockets) socket.destroy();
+    return destroyed;
+  });
   agents.clear();
   wait(Promise.all(closing));
 }
