@@ -4,7 +4,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { blocking, BlockingOnHubError, FiberError, GreenletExit, joinAll, sleep, spawn, Timeout, withTimeout } from '../dist/entries/index.js';
+import { blocking, BlockingOnHubError, FiberError, GreenletExit, joinAll, killAll, sleep, spawn, Timeout, withTimeout } from '../dist/entries/index.js';
 import { closeAll, get, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError, request } from '../dist/entries/http.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 import { runFixture } from './helpers';
@@ -344,6 +344,25 @@ describe('interrupted requests leave no connection behind', () => {
       expect(eventually(() => serverConnections() === 0 && fds() === baseline), `connections ${serverConnections()}, fds +${fds() - baseline}`).toBe(true);
       expect(get(`${stallBase}/ok`).text()).toBe('ok');
       closeAll();
+    });
+  });
+
+  it('a request interrupted while it waits for a pooled connection opens none, and the pool goes on', async () => {
+    await inGreenlet(() => {
+      closeAll();
+      expect(eventually(() => serverConnections() === 0)).toBe(true);
+      const first = spawn(() => caught(() => get(`${stallBase}/hang`, { connections: 1 })));
+      expect(eventually(() => serverConnections() === 1)).toBe(true);
+      const queued = Array.from({ length: 3 }, () => spawn(() => get(`${stallBase}/ok`, { connections: 1 })));
+      sleep(20);
+      killAll(queued);
+      expect(caught(() => withTimeout(20, () => get(`${stallBase}/ok`, { connections: 1 })))).toBeInstanceOf(Timeout);
+      first.kill();
+      expect(eventually(() => serverConnections() === 0)).toBe(true);
+      expect(get(`${stallBase}/ok`, { connections: 1 }).text()).toBe('ok');
+      expect(serverConnections()).toBe(1);
+      closeAll();
+      expect(eventually(() => serverConnections() === 0)).toBe(true);
     });
   });
 
