@@ -70,7 +70,7 @@ describe('connect / Socket', () => {
   it('per-call and per-socket timeouts raise SocketTimeoutError; the socket stays usable', async () => {
     await inGreenlet(() =>
       withEcho((port) => {
-        const socket = connect(port, '127.0.0.1', { timeout: 20 });
+        const socket = connect(port, '127.0.0.1', { timeout: 20, connectTimeout: 10_000 });
         expect(() => socket.readLine()).toThrow(SocketTimeoutError);
         expect(() => socket.read(10, { timeout: 5 })).toThrow(/read\(\) timed out after 5 ms/);
         socket.write('still there\n');
