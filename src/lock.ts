@@ -2,7 +2,8 @@
 // greenlets in arrival order at release() time, so a waiter is never overtaken by a newcomer.
 import { OverReleaseError } from './errors';
 import { Fiber } from './fiber';
-import { checkTimeout, describe, grant, Link, Linkable, park, Parked } from './linkable';
+import { grant, Link, Linkable, park, Parked } from './linkable';
+import { checkCount, checkFunction, checkOptionalBoolean, checkTimeout, readOptions } from './validate';
 
 const enum Kind {
   /** wait(), or a linked callback (Link's default kind): only watches for a free permit. */
@@ -18,6 +19,13 @@ export interface AcquireOptions {
   timeout?: number | null;
 }
 
+/** @internal Checks acquire()'s options: `blocking` a boolean, `timeout` by the rule for times. */
+export function readAcquireOptions(options: unknown): { blocking: boolean | undefined; timeout: number | undefined } {
+  if (options === undefined) return { blocking: undefined, timeout: undefined };
+  const read = readOptions(options, 'options', ['blocking', 'timeout']);
+  return { blocking: checkOptionalBoolean(read.blocking, 'options.blocking'), timeout: checkTimeout(read.timeout, 'options.timeout') };
+}
+
 /**
  * A counter of permits (gevent.lock.Semaphore): acquire() takes one, blocking while there is
  * none; release() gives one back, to the longest-waiting greenlet if any. Not owned: any greenlet,
@@ -29,13 +37,10 @@ export class Semaphore extends Linkable {
     this.releaseUnchecked();
   };
 
-  /** @throws RangeError unless `value` is a non-negative integer. */
+  /** @throws TypeError unless `value` is a number; RangeError unless a non-negative integer. */
   constructor(value = 1) {
     super();
-    if (!Number.isInteger(value) || value < 0) {
-      throw new RangeError(`Expected a non-negative integer for value but received ${describe(value)}`);
-    }
-    this.#counter = value;
+    this.#counter = checkCount(value, 'value') ?? 1;
   }
 
   /** Permits free now. */
@@ -62,14 +67,15 @@ export class Semaphore extends Linkable {
    *   never holds a permit.
    */
   acquire(options?: AcquireOptions): boolean {
+    const { blocking, timeout } = readAcquireOptions(options);
     if (this.#counter > 0) {
       this.#counter--;
       return true;
     }
-    if (options?.blocking === false) return false;
+    if (blocking === false) return false;
     const link = new Link();
     link.kind = Kind.Acquire;
-    return park(this.links, link, checkTimeout(options?.timeout), this.#giveBack) === Parked.Granted;
+    return park(this.links, link, timeout, this.#giveBack) === Parked.Granted;
   }
 
   /**
@@ -115,6 +121,7 @@ export class Semaphore extends Linkable {
    * `fn` runs synchronously (blocking-style); the permit is released when it returns or throws.
    */
   with<R>(fn: () => R): R {
+    checkFunction(fn, 'fn');
     this.acquire();
     try {
       return fn();
@@ -175,12 +182,13 @@ export class RLock {
 
   /** Acquires, or re-acquires if the current greenlet holds it. Same contract as Semaphore.acquire(). */
   acquire(options?: AcquireOptions): boolean {
+    const checked = readAcquireOptions(options);
     const me = Fiber.current;
     if (this.#owner === me) {
       this.#count++;
       return true;
     }
-    if (!this.#block.acquire(options)) return false;
+    if (!this.#block.acquire(checked)) return false;
     this.#owner = me;
     this.#count = 1;
     return true;
@@ -207,6 +215,7 @@ export class RLock {
 
   /** Runs `fn` holding the lock (see Semaphore.with()). */
   with<R>(fn: () => R): R {
+    checkFunction(fn, 'fn');
     this.acquire();
     try {
       return fn();
