@@ -130,6 +130,14 @@ export class Semaphore extends Linkable {
     }
   }
 
+  /**
+   * release(), as `using` calls it: `sem.acquire(); using _ = sem;` gives the permit back at the
+   * end of the scope, however it ends.
+   */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
   protected result(): number {
     return this.#counter;
   }
@@ -211,6 +219,32 @@ export class RLock {
   /** True while some greenlet holds it. */
   locked(): boolean {
     return this.#count > 0;
+  }
+
+  /** release(), as `using` calls it: `lock.acquire(); using _ = lock;`. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /** @internal Whether the current fiber holds it (Condition's ownership check). */
+  isOwned(): boolean {
+    return this.#owner === Fiber.current && this.#count > 0;
+  }
+
+  /** @internal Releases it fully, whatever the depth, and returns the depth (Condition.wait()). */
+  releaseSave(): number {
+    const count = this.#count;
+    this.#count = 0;
+    this.#owner = null;
+    this.#block.release();
+    return count;
+  }
+
+  /** @internal Re-acquires it to the depth releaseSave() returned. Blocks like acquire(). */
+  acquireRestore(count: number): void {
+    this.#block.acquire();
+    this.#owner = Fiber.current;
+    this.#count = count;
   }
 
   /** Runs `fn` holding the lock (see Semaphore.with()). */
