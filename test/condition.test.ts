@@ -1,7 +1,7 @@
 // Condition: threading.Condition over a Lock or RLock, on greenlets.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Condition, GreenletExit, Lock, OverReleaseError, RLock, Semaphore, joinAll, sleep, spawn } from '../dist/index.js';
-import * as sync from '../dist/sync-entry.js';
+import { Condition, GreenletExit, Lock, OverReleaseError, RLock, Semaphore, joinAll, sleep, spawn } from '../dist/entries/index.js';
+import * as sync from '../dist/entries/sync.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 
 afterEach(expectNoFiberLeft);
