@@ -2,7 +2,7 @@
 // errors thrown in at the suspension point, finished fibers returning to their parent.
 import { AsyncResource } from 'node:async_hooks';
 import { attach, detach } from './async-context';
-import { describe, readOptions } from './validate';
+import { describe, invalidArgument, readOptions } from './validate';
 import { binding } from './binding';
 import { FiberError, FiberExit } from './errors';
 
@@ -86,6 +86,7 @@ export class Fiber<T = unknown> {
       throw new TypeError(`Expected a function for fn but received ${describe(fn)}; pass the code the fiber should run, e.g. new Fiber(() => { … })`);
     }
     const { name, parent } = readOptions(options, 'options', ['name', 'parent']) as FiberOptions;
+    if (parent !== undefined && !(parent instanceof Fiber)) throw invalidArgument('options.parent', 'a Fiber', parent);
     if (name !== undefined && typeof name !== 'string') {
       throw new TypeError(`Expected a string for options.name but received ${describe(name)}`);
     }

@@ -24,6 +24,17 @@ function notWaitable(value: unknown, name: string): TypeError {
   return new TypeError(`Expected a Promise, thenable, Greenlet, Event or AsyncResult for ${name} but received ${describe(value)}`);
 }
 
+// What wait() can do with `value`; 'none' also for an object whose property reads throw.
+function kindOf(value: unknown): 'waitable' | 'thenable' | 'none' {
+  try {
+    if (isWaitable(value)) return 'waitable';
+    if (isThenable(value)) return 'thenable';
+  } catch {
+    // a hostile object (a Proxy whose traps throw): not something we can wait for
+  }
+  return 'none';
+}
+
 function waitsForItself(): FiberError {
   return new FiberError(`a greenlet cannot wait for itself: it would wait forever for its own end (greenlet ${JSON.stringify(Fiber.current.name)})`);
 }
@@ -37,7 +48,9 @@ function waitsForItself(): FiberError {
  */
 export function wait<T>(object: WaitableLike<T>, options: { timeout?: number | null } = {}): T {
   const timeout = checkTimeout(readOptions(options, 'options', ['timeout']).timeout, 'options.timeout');
-  if (isWaitable(object)) {
+  const kind = kindOf(object);
+  if (kind === 'none') throw notWaitable(object, 'object');
+  if (kind === 'waitable' && isWaitable(object)) {
     if (object[kReady]()) return object[kResult]() as T;
     if ((object as unknown) === Fiber.current) throw waitsForItself();
     const waiter = new Waiter<void>();
@@ -87,7 +100,7 @@ export function wait<T>(object: WaitableLike<T>, options: { timeout?: number | n
 export function iwait<O extends WaitableLike<any>>(objects: Iterable<O>, options: { timeout?: number | null; count?: number } = {}): Generator<O, void, undefined> {
   // Checked now, not at the first next(): a bad argument fails where the call is.
   const list = [...(checkIterable(objects, 'objects', 'an iterable of Promises or waitables') as Iterable<O>)];
-  for (let i = 0; i < list.length; i++) if (!isWaitable(list[i]) && !isThenable(list[i])) throw notWaitable(list[i], `objects[${i}]`);
+  for (let i = 0; i < list.length; i++) if (kindOf(list[i]) === 'none') throw notWaitable(list[i], `objects[${i}]`);
   const read = readOptions(options, 'options', ['timeout', 'count']);
   const timeout = checkTimeout(read.timeout, 'options.timeout');
   const count = Math.min(checkCount(read.count, 'options.count', 0, true) ?? list.length, list.length);

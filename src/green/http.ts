@@ -98,6 +98,8 @@ function checkRequestOptions(options: unknown): { [K in (typeof requestKeys)[num
     throw invalidArgument('options.body', 'a string, a Uint8Array (Buffer) or null', body);
   }
   checkOptionalBoolean(read.stream, 'options.stream');
+  undiciTime(read.headersTimeout, 'headersTimeout');
+  undiciTime(read.bodyTimeout, 'bodyTimeout');
   if (dispatcher !== undefined && (typeof dispatcher !== 'object' || dispatcher === null || typeof (dispatcher as Dispatcher).dispatch !== 'function')) {
     throw invalidArgument('options.dispatcher', 'an undici Dispatcher (an Agent, Pool, Client or MockAgent)', dispatcher);
   }
@@ -112,8 +114,16 @@ function checkRequestOptions(options: unknown): { [K in (typeof requestKeys)[num
   return read;
 }
 
+function isUrl(value: unknown): boolean {
+  try {
+    return value instanceof URL;
+  } catch {
+    return false; // a Proxy whose getPrototypeOf trap throws
+  }
+}
+
 function parseUrl(url: string | URL): URL {
-  if (typeof url !== 'string' && !(url instanceof URL)) throw invalidArgument('url', 'a URL string or a URL', url);
+  if (typeof url !== 'string' && !isUrl(url)) throw invalidArgument('url', 'a URL string or a URL', url);
   let parsed: URL;
   try {
     parsed = new URL(String(url));
