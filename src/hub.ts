@@ -228,6 +228,7 @@ export class Hub {
   set maxBlockingTime(ms: number) {
     if (typeof ms !== 'number') throw invalidArgument('maxBlockingTime', 'a number of milliseconds >= 0 (0 for off)', ms);
     if (!(ms >= 0)) throw invalidArgument('maxBlockingTime', 'a number of milliseconds >= 0 (0 for off)', ms, true);
+    if (ms === Infinity) ms = 0; // never reported: the same as off
     setMaxBlockingTime(ms);
   }
 }
