@@ -19,9 +19,11 @@ export interface AcquireOptions {
   timeout?: number | null;
 }
 
+const NO_ACQUIRE_OPTIONS = Object.freeze({ blocking: undefined, timeout: undefined });
+
 /** @internal Checks acquire()'s options: `blocking` a boolean, `timeout` by the rule for times. */
-export function readAcquireOptions(options: unknown): { blocking: boolean | undefined; timeout: number | undefined } {
-  if (options === undefined) return { blocking: undefined, timeout: undefined };
+export function readAcquireOptions(options: unknown): { readonly blocking: boolean | undefined; readonly timeout: number | undefined } {
+  if (options === undefined) return NO_ACQUIRE_OPTIONS; // the hot path allocates nothing
   const read = readOptions(options, 'options', ['blocking', 'timeout']);
   return { blocking: checkOptionalBoolean(read.blocking, 'options.blocking'), timeout: checkTimeout(read.timeout, 'options.timeout') };
 }

@@ -41,8 +41,10 @@ function takeStore<T>(): Store<T> | undefined {
 }
 
 // put()/get()/peek() options: `block` a boolean, `timeout` by the rule for times (validate.ts).
-function readBlockOptions(options: unknown): { block: boolean | undefined; timeout: number | undefined } {
-  if (options === undefined) return { block: undefined, timeout: undefined };
+const NO_BLOCK_OPTIONS = Object.freeze({ block: undefined, timeout: undefined });
+
+function readBlockOptions(options: unknown): { readonly block: boolean | undefined; readonly timeout: number | undefined } {
+  if (options === undefined) return NO_BLOCK_OPTIONS; // the hot path allocates nothing
   const read = readOptions(options, 'options', ['block', 'timeout']);
   return { block: checkOptionalBoolean(read.block, 'options.block'), timeout: checkTimeout(read.timeout, 'options.timeout') };
 }
