@@ -526,3 +526,12 @@ describe('nothing leaks after a refused call', () => {
     expect(fds()).toBe(before);
   });
 });
+
+describe('times past 2**31 - 1 ms in the clients and patches', () => {
+  it('patched execSync, greenfiber/http and greenfiber/net honour them (child process)', () => {
+    const result = runFixture('validation-long-timeouts.js');
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('execSync: ok\nhttp: 200 slow\nnet: late\noverflow warnings: 0\n');
+    expect(result.status).toBe(0);
+  });
+});

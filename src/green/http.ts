@@ -5,6 +5,7 @@ import { Agent, interceptors, request as undiciRequest, type Dispatcher } from '
 import { FiberExit, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError } from '../errors';
 import { assertCanBlock, Waiter } from '../hub';
 import { Timeout } from '../timeout';
+import { MAX_TIMER_MS, setLongTimeout, type LongTimer } from '../long-timer';
 import { checkOptionalBoolean, checkTimeout, invalidArgument, readOptions } from '../validate';
 import { wait } from '../wait';
 
@@ -79,11 +80,12 @@ function number(value: unknown, name: string, min: number): number | undefined {
 }
 
 // A time handed to undici, by the rule for times (validate.ts): undefined for the default;
-// Infinity is undici's 0 (no limit); 0 and negatives are 1 ms (undici would read 0 as no limit).
+// Infinity is undici's 0 (no limit); 0 and negatives are 1 ms (undici would read 0 as no limit);
+// past Node's longest timer (~24.8 days) also no limit, as undici's timers would overflow.
 function undiciTime(value: unknown, name: string): number | undefined {
   if (value === undefined || value === null) return undefined;
   const ms = checkTimeout(value, `options.${name}`);
-  return ms === undefined ? 0 : Math.max(ms, 1);
+  return ms === undefined || ms > MAX_TIMER_MS ? 0 : Math.max(ms, 1);
 }
 
 const requestKeys = ['method', 'headers', 'body', 'timeout', 'connectTimeout', 'headersTimeout', 'bodyTimeout', 'maxBodySize', 'maxRedirections', 'connections', 'stream', 'dispatcher'] as const;
@@ -360,19 +362,19 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
   assertCanBlock();
   const dispatcher = options.dispatcher ?? agentFor(connections, connectTimeout);
   const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   const deadline = {
     timedOut: false,
     cancel(): void {
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.cancel();
       timer = undefined;
     },
   };
   if (timeout !== undefined) {
-    timer = setTimeout(() => {
+    timer = setLongTimeout(() => {
       deadline.timedOut = true;
       controller.abort(new HttpTimeoutError('total', `${what} timed out after ${timeout} ms (timeout)`));
-    }, timeout);
+    }, timeout, undefined);
   }
   let body: Body | undefined;
   let done = false;
