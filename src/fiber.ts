@@ -61,8 +61,7 @@ export interface FiberOptions {
  * fibers run by the hub (greenlets).
  */
 export class Fiber<T = unknown> {
-  /** A name for stack traces and reports. */
-  name: string;
+  #name = 'fiber';
   readonly #handle: Handle;
   #fn: ((value: any) => T) | undefined;
   #parent: Fiber | undefined;
@@ -97,6 +96,16 @@ export class Fiber<T = unknown> {
     this.#resource = new AsyncResource('greenfiber.Fiber');
     this.#parent = Fiber.current;
     if (parent !== undefined) this.parent = parent;
+  }
+
+  /** A name for stack traces and reports. @throws TypeError when set to anything but a string. */
+  get name(): string {
+    return this.#name;
+  }
+
+  set name(name: string) {
+    if (typeof name !== 'string') throw invalidArgument('name', 'a string', name);
+    this.#name = name;
   }
 
   /** The fiber that is running now; outside any fiber, the main fiber. */

@@ -3,6 +3,7 @@
 // RangeError naming the argument, with what was expected and what was received; nothing hangs and
 // nothing is silently accepted. Plus the specific faults of issue 11 and the rule for times.
 import { readdirSync } from 'node:fs';
+import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AsyncResult,
@@ -181,10 +182,13 @@ function rows(): Row[] {
   const rlock = new RLock();
   const cond = new Condition();
   const threadPool = new ThreadPool(1);
+  const socket = new Socket(new net.Socket());
   return [
     // Fibers
     { api: 'new Fiber(fn)', arg: 'fn', bad: FUNCTION, call: (v) => new Fiber(v as never) },
     ...optionRows('new Fiber(fn, options)', { name: [['a number', 7, TypeError]], parent: GREENLET.slice(0, 3) }, (v) => new Fiber(noop, v as never)),
+    { api: 'fiber.name = x', arg: 'name', bad: [['a number', 5, TypeError], ['null', null, TypeError]], call: (v) => ((fiber as { name: unknown }).name = v) },
+    { api: 'greenlet.name = x', arg: 'name', bad: [['a number', 5, TypeError]], call: (v) => ((greenlet as { name: unknown }).name = v) },
     { api: 'fiber.parent = x', arg: 'parent', bad: [['a number', 5, TypeError], ['null', null, TypeError]], call: (v) => ((fiber as { parent: unknown }).parent = v) },
     // The hub
     { api: 'hub.runCallback(fn)', arg: 'fn', bad: FUNCTION, call: (v) => hub.runCallback(v as never) },
@@ -280,6 +284,10 @@ function rows(): Row[] {
     { api: 'connect(port)', arg: 'port', bad: [['a string', '80', TypeError], ['a negative number', -1, RangeError], ['too large', 70000, RangeError], ['NaN', Number.NaN, RangeError], ['null', null, TypeError]], call: (v) => connect(v as never) },
     { api: 'connect(port, host)', arg: 'host', bad: [['a number', 5, TypeError], ['null', null, TypeError]], call: (v) => connect(1, v as never) },
     ...optionRows('connect(port, host, options)', { timeout: TIME, connectTimeout: TIME }, (v) => connect(1, '127.0.0.1', v as never)),
+    { api: 'socket.timeout = x', arg: 'timeout', bad: TIME, call: (v) => (socket.timeout = v as never) },
+    ...optionRows('socket.read(max, options)', { timeout: TIME }, (v) => socket.read(1, v as never)),
+    ...optionRows('socket.readLine(options)', { timeout: TIME }, (v) => socket.readLine(v as never)),
+    ...optionRows('socket.write(data, options)', { timeout: TIME }, (v) => socket.write('x', v as never)),
     { api: 'new Socket(raw)', arg: 'raw', bad: [['a plain object', {}, TypeError], ['null', null, TypeError], ['a number', 5, TypeError]], call: (v) => new Socket(v as never) },
     ...optionRows('new StreamServer(listener, handler, options)', { timeout: TIME, maxConnections: [['a string', '2', TypeError], ['zero', 0, RangeError]] }, (v) => new StreamServer(0, noop, v as never)),
     { api: 'new StreamServer(listener, handler)', arg: 'handler', bad: FUNCTION, call: (v) => new StreamServer(0, v as never) },

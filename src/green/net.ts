@@ -57,8 +57,7 @@ function parkOn(waiter: Waiter<void>, timeout: number | undefined, what: string)
  * SocketTimeoutError past the timeout. Disposable: `using socket = connect(...)` closes it.
  */
 export class Socket {
-  /** Default timeout of each blocking call, in ms; undefined waits forever. */
-  timeout: number | undefined;
+  #timeout: number | undefined;
   /** The underlying net.Socket, for options (setNoDelay, setKeepAlive) and addresses. */
   readonly raw: net.Socket;
   #chunks: Buffer[] = [];
@@ -67,6 +66,24 @@ export class Socket {
   #error: Error | undefined = undefined;
   #reader: Waiter<void> | undefined = undefined;
   #writer: Waiter<void> | undefined = undefined;
+
+  /**
+   * Default timeout of each blocking call, in ms; undefined (or null, Infinity) waits forever.
+   * @throws TypeError / RangeError when set to a bad time (the rule for times, README).
+   */
+  get timeout(): number | undefined {
+    return this.#timeout;
+  }
+
+  set timeout(timeout: number | undefined) {
+    this.#timeout = validTimeout(timeout, 'timeout');
+  }
+
+  // A call's own { timeout } when it gives one (Infinity: forever), else the socket's.
+  #callTimeout(options: unknown): number | undefined {
+    const { timeout } = readOptions(options, 'options', ['timeout']);
+    return timeout === undefined ? this.#timeout : validTimeout(timeout, 'options.timeout');
+  }
 
   /** Wraps a connected net.Socket (connect() and StreamServer make these for you). */
   constructor(raw: net.Socket, options: SocketOptions = {}) {
@@ -184,7 +201,7 @@ export class Socket {
    */
   read(max: number = DEFAULT_READ, options: CallOptions = {}): Buffer {
     if (typeof max !== 'number' || !(max >= 1)) throw new TypeError(`Expected a number >= 1 for max but received ${String(max)}`);
-    const timeout = validTimeout(readOptions(options, 'options', ['timeout']).timeout, 'options.timeout') ?? this.timeout;
+    const timeout = this.#callTimeout(options);
     while (this.#buffered === 0) {
       this.#failIfBroken();
       if (this.#ended) return Buffer.alloc(0);
@@ -199,7 +216,7 @@ export class Socket {
    */
   readExactly(n: number, options: CallOptions = {}): Buffer {
     if (typeof n !== 'number' || !(n >= 0) || !Number.isInteger(n)) throw new TypeError(`Expected an integer >= 0 for n but received ${String(n)}`);
-    const timeout = validTimeout(readOptions(options, 'options', ['timeout']).timeout, 'options.timeout') ?? this.timeout;
+    const timeout = this.#callTimeout(options);
     while (this.#buffered < n) {
       this.#failIfBroken();
       if (this.#ended) {
@@ -216,7 +233,7 @@ export class Socket {
    * the stream returns the last unterminated line, then `''`.
    */
   readLine(options: CallOptions = {}): string {
-    const timeout = validTimeout(readOptions(options, 'options', ['timeout']).timeout, 'options.timeout') ?? this.timeout;
+    const timeout = this.#callTimeout(options);
     let scanned = 0;
     for (;;) {
       let offset = 0;
@@ -239,7 +256,7 @@ export class Socket {
    * (backpressure), so a fast writer cannot outrun a slow peer.
    */
   write(data: string | Uint8Array, options: CallOptions = {}): void {
-    const timeout = validTimeout(readOptions(options, 'options', ['timeout']).timeout, 'options.timeout') ?? this.timeout;
+    const timeout = this.#callTimeout(options);
     this.#failIfBroken();
     if (this.raw.destroyed || this.raw.writableEnded) {
       throw Object.assign(new Error('write after the socket was closed or ended'), { code: 'EPIPE' });
