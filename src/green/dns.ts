@@ -4,7 +4,9 @@
 // resolve*() runs on a resolver of its own, cancelled when the call is interrupted.
 import dns = require('node:dns');
 import type { LookupAddress, LookupAllOptions, LookupOneOptions, LookupOptions, MxRecord, NaptrRecord, SoaRecord, SrvRecord, AnyRecord, CaaRecord, RecordWithTtl, ResolveOptions, ResolveWithTtlOptions } from 'node:dns';
-import { assertCanBlock, MAX_TIMER_MS, Waiter } from '../hub';
+import { assertCanBlock, Waiter } from '../hub';
+import { setLongTimeout } from '../long-timer';
+import { checkTimeout, invalidArgument } from '../validate';
 import { wait } from '../wait';
 
 const promises = dns.promises;
@@ -21,13 +23,11 @@ export interface DnsCallOptions {
   timeout?: number;
 }
 
+// The rule for times (validate.ts): undefined, null and Infinity for none, negatives as 0.
 function validTimeout(options: DnsCallOptions | undefined): number | undefined {
   if (options === undefined || options === null) return undefined;
-  if (typeof options !== 'object') throw new TypeError(`Expected an object for options but received ${typeof options}`);
-  const timeout = options.timeout;
-  if (timeout === undefined) return undefined;
-  if (typeof timeout !== 'number' || !(timeout >= 0)) throw new TypeError(`Expected a number of milliseconds >= 0 for options.timeout but received ${String(timeout)}`);
-  return timeout;
+  if (typeof options !== 'object') throw invalidArgument('options', 'an object', options);
+  return checkTimeout(options.timeout, 'options.timeout');
 }
 
 function timeoutError(syscall: string, hostname: string): Error {
@@ -66,18 +66,18 @@ export function lookup(hostname: string, options?: (LookupOptions & DnsCallOptio
 
 /** Blocks for `promise`, at most `timeout` ms (then Node's ETIMEOUT error). */
 function within<T>(timeout: number | undefined, syscall: string, hostname: string, promise: Promise<T>): T {
-  if (timeout === undefined || timeout > MAX_TIMER_MS) return wait(promise);
+  if (timeout === undefined) return wait(promise);
   assertCanBlock();
   const waiter = new Waiter<T>();
   promise.then(
     (value) => waiter.switch(value),
     (error: unknown) => waiter.throw(error),
   );
-  const timer = setTimeout(() => waiter.throw(timeoutError(syscall, hostname)), timeout);
+  const timer = setLongTimeout(() => waiter.throw(timeoutError(syscall, hostname)), timeout, undefined);
   try {
     return waiter.get();
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
 }
 

@@ -5,7 +5,9 @@ import net = require('node:net');
 import { FiberError, IncompleteReadError, SocketTimeoutError } from '../errors';
 import { Event } from '../event';
 import { Greenlet, joinAll, killAll } from '../greenlet';
-import { assertCanBlock, MAX_TIMER_MS, Waiter } from '../hub';
+import { assertCanBlock, Waiter } from '../hub';
+import { setLongTimeout } from '../long-timer';
+import { checkFunction, checkTimeout, invalidArgument, readOptions } from '../validate';
 import { DEFAULT_MAX_HANDLERS, Gate } from './server-limits';
 import { StreamReader } from './stream-reader';
 
@@ -34,22 +36,18 @@ export interface CallOptions {
 const HIGH_WATER = 64 * 1024;
 const DEFAULT_READ = 64 * 1024;
 
+// The rule for times (validate.ts): undefined for none (null, Infinity), negatives as 0.
 function validTimeout(timeout: unknown, name: string): number | undefined {
-  if (timeout === undefined || timeout === null) return undefined;
-  if (typeof timeout !== 'number' || !(timeout >= 0)) throw new TypeError(`Expected a number of milliseconds >= 0 for ${name} but received ${String(timeout)}`);
-  return timeout;
+  return checkTimeout(timeout, name);
 }
 
 /** Parks on `waiter` for at most `timeout` ms; throws SocketTimeoutError(`what`) when it runs out. */
 function parkOn(waiter: Waiter<void>, timeout: number | undefined, what: string): void {
-  let timer: NodeJS.Timeout | undefined;
-  if (timeout !== undefined && timeout <= MAX_TIMER_MS) {
-    timer = setTimeout(() => waiter.throw(new SocketTimeoutError(`${what} timed out after ${timeout} ms`)), timeout);
-  }
+  const timer = timeout === undefined ? undefined : setLongTimeout(() => waiter.throw(new SocketTimeoutError(`${what} timed out after ${timeout} ms`)), timeout, undefined);
   try {
     waiter.get();
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    timer?.cancel();
   }
 }
 
@@ -66,18 +64,37 @@ const readers = new WeakMap<Socket, StreamReader>();
  * or half written is left on a connection. Disposable: `using socket = connect(...)` closes it.
  */
 export class Socket {
-  /** Default timeout of each blocking call, in ms; undefined waits forever. */
-  timeout: number | undefined;
+  #timeout: number | undefined;
   /** The underlying net.Socket, for options (setNoDelay, setKeepAlive) and addresses. */
   readonly raw: net.Socket;
   readonly #reader: StreamReader;
   #error: Error | undefined = undefined;
   #writer: Waiter<void> | undefined = undefined;
 
+  /**
+   * Default timeout of each blocking call, in ms; undefined (or null, Infinity) waits forever.
+   * @throws TypeError / RangeError when set to a bad time (the rule for times, README).
+   */
+  get timeout(): number | undefined {
+    return this.#timeout;
+  }
+
+  set timeout(timeout: number | undefined) {
+    this.#timeout = validTimeout(timeout, 'timeout');
+  }
+
+  // A call's own { timeout } when it gives one (Infinity: forever), else the socket's.
+  #callTimeout(options: unknown): number | undefined {
+    const { timeout } = readOptions(options, 'options', ['timeout']);
+    return timeout === undefined ? this.#timeout : validTimeout(timeout, 'options.timeout');
+  }
+
   /** Wraps a connected net.Socket (connect() and StreamServer make these for you). */
   constructor(raw: net.Socket, options: SocketOptions = {}) {
+    if (!(raw instanceof net.Socket)) throw invalidArgument('raw', 'a net.Socket', raw);
+    const read = readOptions(options, 'options', ['timeout']);
     this.raw = raw;
-    this.timeout = validTimeout(options.timeout, 'timeout');
+    this.timeout = validTimeout(read.timeout, 'options.timeout');
     this.#reader = new StreamReader(raw, {
       highWater: HIGH_WATER,
       noun: 'socket',
@@ -122,7 +139,7 @@ export class Socket {
    */
   read(max: number = DEFAULT_READ, options: CallOptions = {}): Buffer {
     if (typeof max !== 'number' || !(max >= 1)) throw new TypeError(`Expected a number >= 1 for max but received ${String(max)}`);
-    const timeout = validTimeout(options.timeout, 'timeout') ?? this.timeout;
+    const timeout = this.#callTimeout(options);
     return this.#reader.read(Math.floor(max), timeout, 'read()') ?? Buffer.alloc(0);
   }
 
@@ -132,7 +149,7 @@ export class Socket {
    */
   readExactly(n: number, options: CallOptions = {}): Buffer {
     if (typeof n !== 'number' || !(n >= 0) || !Number.isInteger(n)) throw new TypeError(`Expected an integer >= 0 for n but received ${String(n)}`);
-    const timeout = validTimeout(options.timeout, 'timeout') ?? this.timeout;
+    const timeout = this.#callTimeout(options);
     const bytes = this.#reader.readExactly(n, timeout, 'readExactly()');
     if (Buffer.isBuffer(bytes)) return bytes;
     throw new IncompleteReadError(bytes.partial, n);
@@ -143,7 +160,7 @@ export class Socket {
    * the stream returns the last unterminated line, then `''`.
    */
   readLine(options: CallOptions = {}): string {
-    const timeout = validTimeout(options.timeout, 'timeout') ?? this.timeout;
+    const timeout = this.#callTimeout(options);
     return this.#reader.readUntil(10, timeout, 'readLine()').toString('utf8');
   }
 
@@ -152,7 +169,7 @@ export class Socket {
    * (backpressure), so a fast writer cannot outrun a slow peer.
    */
   write(data: string | Uint8Array, options: CallOptions = {}): void {
-    const timeout = validTimeout(options.timeout, 'timeout') ?? this.timeout;
+    const timeout = this.#callTimeout(options);
     if (this.#error !== undefined) throw this.#error;
     if (this.raw.destroyed || this.raw.writableEnded) {
       throw Object.assign(new Error('write after the socket was closed or ended'), { code: 'EPIPE' });
@@ -203,8 +220,11 @@ export interface ConnectOptions extends SocketOptions {
  *   past `connectTimeout` (or `timeout`), BlockingOnHubError outside a greenlet.
  */
 export function connect(port: number, host = 'localhost', options: ConnectOptions = {}): Socket {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`Expected a port number (0-65535) for port but received ${String(port)}`);
-  const connectTimeout = validTimeout(options.connectTimeout, 'connectTimeout') ?? validTimeout(options.timeout, 'timeout');
+  if (typeof port !== 'number') throw invalidArgument('port', 'a port number (0-65535)', port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument('port', 'a port number (0-65535)', port, true);
+  if (typeof host !== 'string') throw invalidArgument('host', 'a host name or address string', host);
+  const read = readOptions(options, 'options', ['connectTimeout', 'timeout']);
+  const connectTimeout = validTimeout(read.connectTimeout, 'options.connectTimeout') ?? validTimeout(read.timeout, 'options.timeout');
   assertCanBlock();
   const raw = net.connect({ port, host });
   const waiter = new Waiter<void>();
@@ -241,8 +261,8 @@ export interface StreamServerOptions extends SocketOptions {
    */
   maxWaiting?: number;
   /**
-   * Whether a handler still running when its connection closes (the peer left) is killed with
-   * GreenletExit('client went away'). Default true.
+   * Whether a handler still running when its connection closes (the peer left) with nothing
+   * left unread is killed with GreenletExit('client went away'). Default true.
    */
   interruptOnClientGone?: boolean;
   /** stop()'s default: ms to let running handlers finish before they are killed. Default 1000. */
@@ -279,15 +299,21 @@ export class StreamServer {
   /** Creates the server; nothing listens until start() or serveForever(). */
   constructor(listener: Listener, handler: (socket: Socket, address: Address) => unknown, options: StreamServerOptions = {}) {
     this.#listen = parseListener(listener);
-    if (typeof handler !== 'function') throw new TypeError(`Expected a function for handler but received ${handler === null ? 'null' : typeof handler}`);
+    checkFunction(handler, 'handler');
     this.#handler = handler;
-    this.#options = options;
-    validTimeout(options.timeout, 'timeout');
-    const max = options.maxConnections ?? DEFAULT_MAX_HANDLERS;
-    if (typeof max !== 'number' || !(max >= 1)) throw new TypeError(`Expected a number >= 1 for maxConnections but received ${String(max)}`);
-    const maxWaiting = options.maxWaiting ?? max * 10;
-    if (typeof maxWaiting !== 'number' || !(maxWaiting >= 0)) throw new TypeError(`Expected a number >= 0 for maxWaiting but received ${String(maxWaiting)}`);
-    this.#gate = new Gate({ maxHandlers: max === Infinity ? Infinity : Math.floor(max), maxWaiting: maxWaiting === Infinity ? Infinity : Math.floor(maxWaiting), interruptOnClientGone: options.interruptOnClientGone ?? true });
+    const read = readOptions(options, 'options', ['timeout', 'maxConnections', 'maxWaiting', 'interruptOnClientGone', 'stopTimeout']);
+    this.#options = read as StreamServerOptions;
+    validTimeout(read.timeout, 'options.timeout');
+    validTimeout(read.stopTimeout, 'options.stopTimeout');
+    const max = read.maxConnections ?? DEFAULT_MAX_HANDLERS;
+    if (typeof max !== 'number') throw invalidArgument('options.maxConnections', 'a number >= 1', max);
+    if (!(max >= 1)) throw invalidArgument('options.maxConnections', 'a number >= 1', max, true);
+    const maxWaiting = read.maxWaiting ?? max * 10;
+    if (typeof maxWaiting !== 'number') throw invalidArgument('options.maxWaiting', 'a number >= 0', maxWaiting);
+    if (!(maxWaiting >= 0)) throw invalidArgument('options.maxWaiting', 'a number >= 0', maxWaiting, true);
+    const interrupt = read.interruptOnClientGone ?? true;
+    if (typeof interrupt !== 'boolean') throw invalidArgument('options.interruptOnClientGone', 'a boolean', interrupt);
+    this.#gate = new Gate({ maxHandlers: max === Infinity ? Infinity : Math.floor(max), maxWaiting: maxWaiting === Infinity ? Infinity : Math.floor(maxWaiting), interruptOnClientGone: interrupt });
   }
 
   /** `{ host, port }` once started (the real port when 0 was asked for); undefined before. */
@@ -356,6 +382,7 @@ export class StreamServer {
    * Idempotent.
    */
   stop(timeout: number = this.#options.stopTimeout ?? 1000): void {
+    validTimeout(timeout, 'timeout');
     const server = this.#server;
     if (server === undefined) return;
     this.#server = undefined;

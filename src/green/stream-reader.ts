@@ -3,7 +3,8 @@
 // timeouts, and what an interrupted read does to the stream.
 import type { Readable } from 'node:stream';
 import { FiberError } from '../errors';
-import { assertCanBlock, MAX_TIMER_MS, Waiter } from '../hub';
+import { assertCanBlock, Waiter } from '../hub';
+import { setLongTimeout, type LongTimer } from '../long-timer';
 
 /** How a StreamReader reports what it cannot do itself. */
 export interface StreamReaderOptions {
@@ -110,18 +111,15 @@ export class StreamReader {
     if (this.#stream.isPaused()) this.#stream.resume();
     const waiter = new Waiter<void>();
     this.#reader = waiter;
-    let timer: NodeJS.Timeout | undefined;
     let own: Error | undefined;
-    if (timeout !== undefined && timeout <= MAX_TIMER_MS) {
-      timer = setTimeout(() => waiter.throw((own = this.#options.timeoutError(what, timeout))), timeout);
-    }
+    const timer: LongTimer | undefined = timeout === undefined ? undefined : setLongTimeout(() => waiter.throw((own = this.#options.timeoutError(what, timeout))), timeout, undefined);
     try {
       waiter.get();
     } catch (error) {
       if (error !== own) this.#options.onInterrupted?.();
       throw error;
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.cancel();
       if (this.#reader === waiter) this.#reader = undefined;
     }
   }
