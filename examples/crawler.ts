@@ -4,7 +4,7 @@
 // parks one greenlet and the others go on.
 import * as fs from 'node:fs';
 import { STATUS_CODES } from 'node:http';
-import { AsyncResult, Event, GreenletExit, Lock, Pool, sleep } from 'greenfiber';
+import { AsyncResult, Event, GreenletExit, Lock, Pool, sleep, spawn } from 'greenfiber';
 import { get, HttpConnectionError, HttpTimeoutError, type HttpResponse } from 'greenfiber/http';
 import { MemoryFrontier, type Frontier, type Item } from './frontier';
 import { decodeHtml, extractLinks, normalizeUrl } from './links';
@@ -136,6 +136,15 @@ export class Crawler {
     stats.startedAt = performance.now();
     this.#origins = new Set(this.frontier.origins(this.#starts.map((url) => new URL(url).origin)));
     this.frontier.add(this.#starts.map((url) => ({ url, depth: 0 })));
+    // A live crawler keeps its leases: only a dead one's pages go back to a shared frontier.
+    const keeper = Number.isFinite(this.frontier.leaseMs)
+      ? spawn(() => {
+          for (;;) {
+            sleep(this.frontier.leaseMs / 3);
+            this.frontier.renew([...this.#leased]);
+          }
+        })
+      : null;
     let idle = 0;
     while (!this.#stopping) {
       this.#pool.waitAvailable(); // blocks while `concurrency` pages are in flight
@@ -161,6 +170,7 @@ export class Crawler {
     }
     // Let the pages in flight finish (within the grace period once stopped), then give up on them.
     if (!this.#pool.join(this.#stopping ? graceMs : null)) this.#pool.kill();
+    keeper?.kill();
     this.#output?.flush();
     // Killed pages go back to the frontier (a shared one: another crawler, or the next run, takes them).
     if (this.#leased.size > 0) this.frontier.release([...this.#leased]);

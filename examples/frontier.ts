@@ -24,6 +24,10 @@ export interface Frontier {
   take(): Take;
   /** Ends the lease of a taken page: `recorded` it (counts against the budget) or skipped it. */
   finish(item: Item, recorded: boolean): void;
+  /** Extends the leases of pages still in flight (a shared frontier; called every leaseMs / 3). */
+  renew(items: Item[]): void;
+  /** How long a lease lasts, ms; Infinity where leases never expire. */
+  readonly leaseMs: number;
   /** Gives leased pages back to the frontier (a crawler stopping with pages unfinished). */
   release(items: Item[]): void;
   /** Reserves the next request slot for `host`, `delay` ms after the last one; returns how long to wait, ms. */
@@ -42,6 +46,7 @@ export interface Frontier {
 /** The default: one process's frontier, in memory, breadth-first. */
 export class MemoryFrontier implements Frontier {
   readonly shared = false;
+  readonly leaseMs = Infinity;
   readonly #queue: Item[] = [];
   #head = 0;
   readonly #seen = new Set<string>();
@@ -96,6 +101,8 @@ export class MemoryFrontier implements Frontier {
     this.#leased--;
     if (recorded) this.#recorded++;
   }
+
+  renew(): void {}
 
   release(items: Item[]): void {
     this.#leased -= items.length;

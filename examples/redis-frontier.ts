@@ -57,6 +57,13 @@ for i = 2, #ARGV do
 end
 return n`;
 
+// KEYS: leases, owners. ARGV: crawler, lease ms, item... Extends our leases (a live crawler keeps its pages).
+const RENEW = `${NOW}
+for i = 3, #ARGV do
+  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[1] then redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[i]) end
+end
+return 0`;
+
 // KEYS: slot:<host>. ARGV: delay ms. Reserves the next slot; returns the wait, ms.
 const SLOT = `${NOW}
 local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
@@ -86,6 +93,9 @@ export class FrontierError extends Error {
 
 export class RedisFrontier implements Frontier {
   readonly shared = true;
+  get leaseMs(): number {
+    return this.#leaseMs;
+  }
   /** Who this crawler is, in the owners hash: host, pid and a random tag. */
   readonly crawler = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   /** Round trips to Redis so far (one per call, each a single command or script). */
@@ -108,14 +118,16 @@ export class RedisFrontier implements Frontier {
       url: options.url,
       socket: {
         connectTimeout: 5000,
-        // A few quick retries while the server restarts, then commands fail with the cause.
-        reconnectStrategy: (retries, cause) => (retries >= 10 ? new FrontierError(`lost Redis at ${options.url}: ${cause.message}`) : Math.min(50 * 2 ** retries, 2000)),
+        // Never reached: fail at once. Lost later: retry for ~10 s (a server restarting), then fail.
+        reconnectStrategy: (retries, cause) => (!connected || retries >= 10 ? cause : Math.min(50 * 2 ** retries, 2000)),
       },
     });
+    let connected = false;
     let lastError: Error | null = null;
     this.#client.on('error', (error: Error) => (lastError = error)); // reported by the failing call
     try {
       wait(this.#client.connect());
+      connected = true;
     } catch (error) {
       throw new FrontierError(`cannot reach Redis at ${options.url}: ${(lastError ?? (error as Error)).message}`);
     }
@@ -155,6 +167,11 @@ export class RedisFrontier implements Frontier {
   release(items: Item[]): void {
     if (items.length === 0) return;
     this.#script(RELEASE, ['frontier', 'leases', 'owners'].map(this.#key), [this.crawler, ...items.map((item) => JSON.stringify([item.depth, item.url]))]);
+  }
+
+  renew(items: Item[]): void {
+    if (items.length === 0) return;
+    this.#script(RENEW, ['leases', 'owners'].map(this.#key), [this.crawler, String(this.#leaseMs), ...items.map((item) => JSON.stringify([item.depth, item.url]))]);
   }
 
   slot(host: string, delay: number): number {
