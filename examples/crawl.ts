@@ -99,6 +99,7 @@ function parseCommandLine(argv: string[]): Args {
   if (frontier !== undefined && !/^rediss?:\/\//.test(frontier)) usage(`expected redis://host:port[/db] for --frontier but received ${JSON.stringify(frontier)}`);
   if (frontier !== undefined && crawlId === undefined) usage('--frontier needs --crawl-id NAME (crawlers with the same server and id share a crawl)');
   if (frontier === undefined && crawlId !== undefined) usage('--crawl-id needs --frontier redis://host:port');
+  if (crawlId !== undefined && !/^[\w.:-]+$/.test(crawlId)) usage(`expected letters, digits, '.', ':', '_' or '-' for --crawl-id but received ${JSON.stringify(crawlId)}`);
   if (frontier === undefined && numbers['lease-ms'] !== undefined) usage('--lease-ms needs --frontier (leases are how a shared frontier gets a dead crawler\'s pages back)');
   if (numbers.workers !== undefined && (frontier === undefined || !Number.isInteger(numbers.workers) || numbers.workers < 1)) {
     usage(frontier === undefined ? '--workers needs --frontier (the processes share the crawl through it)' : `expected an integer >= 1 for --workers but received ${numbers.workers}`);

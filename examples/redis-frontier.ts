@@ -114,15 +114,8 @@ export class RedisFrontier implements Frontier {
     this.#leaseMs = options.leaseMs;
     // {crawlId} is a Redis Cluster hash tag: every key of one crawl lives on one shard.
     this.#key = (name) => `greenfiber:crawl:{${options.crawlId}}:${name}`;
-    this.#client = createClient({
-      url: options.url,
-      socket: {
-        connectTimeout: 5000,
-        // Never reached: fail at once. Lost later: retry for ~10 s (a server restarting), then fail.
-        reconnectStrategy: (retries, cause) => (!connected || retries >= 10 ? cause : Math.min(50 * 2 ** retries, 2000)),
-      },
-    });
     let connected = false;
+    this.#client = RedisFrontier.#createClient(options.url, () => connected);
     let lastError: Error | null = null;
     this.#client.on('error', (error: Error) => (lastError = error)); // reported by the failing call
     try {
@@ -133,6 +126,21 @@ export class RedisFrontier implements Frontier {
     }
     this.#call(() => this.#client.set(this.#key('budget'), String(options.maxPages), { condition: 'NX' }));
     this.maxPages = Number(this.#call(() => this.#client.get(this.#key('budget'))));
+  }
+
+  static #createClient(url: string, connected: () => boolean): Client {
+    try {
+      return createClient({
+        url,
+        socket: {
+          connectTimeout: 5000,
+          // Never reached: fail at once. Lost later: retry for ~10 s (a server restarting), then fail.
+          reconnectStrategy: (retries, cause) => (!connected() || retries >= 10 ? cause : Math.min(50 * 2 ** retries, 2000)),
+        },
+      });
+    } catch (error) {
+      throw new FrontierError(`cannot use ${JSON.stringify(url)} as a Redis URL: ${(error as Error).message}`);
+    }
   }
 
   /** Adds this crawler's origins to the crawl's; returns all of them (the scope of a same-origin crawl). */

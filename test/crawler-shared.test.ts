@@ -33,6 +33,12 @@ function freePort(): Promise<number> {
 /** Starts redis-server on a free loopback port: no RDB, no AOF, its dir a temp dir. Retries a port taken meanwhile. */
 async function startRedis(): Promise<Redis> {
   for (let attempt = 0; ; attempt++) {
+    const badId = await crawl(['--frontier', redis.url, '--crawl-id', 'a b', site.url]);
+    expect(badId.status).toBe(2);
+    expect(badId.stderr).toMatch(/for --crawl-id but received "a b"/);
+    const badPort = await crawl(['--frontier', 'redis://127.0.0.1:x', '--crawl-id', 'x', '--out', out(), site.url]);
+    expect(badPort.status).toBe(1);
+    expect(badPort.stderr).toMatch(/crawl: cannot use "redis:\/\/127\.0\.0\.1:x" as a Redis URL/);
     const port = await freePort();
     const dir = fs.mkdtempSync(path.join(tmp, 'redis-'));
     const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -212,6 +218,12 @@ describe('a frontier shared through Redis', () => {
     const badUrl = await crawl(['--frontier', 'http://127.0.0.1:1', '--crawl-id', 'x', site.url]);
     expect(badUrl.status).toBe(2);
     expect(badUrl.stderr).toMatch(/expected redis:\/\/host:port\[\/db\] for --frontier but received "http:\/\/127\.0\.0\.1:1"/);
+    const badId = await crawl(['--frontier', redis.url, '--crawl-id', 'a b', site.url]);
+    expect(badId.status).toBe(2);
+    expect(badId.stderr).toMatch(/for --crawl-id but received "a b"/);
+    const badPort = await crawl(['--frontier', 'redis://127.0.0.1:x', '--crawl-id', 'x', '--out', out(), site.url]);
+    expect(badPort.status).toBe(1);
+    expect(badPort.stderr).toMatch(/crawl: cannot use "redis:\/\/127\.0\.0\.1:x" as a Redis URL/);
     const port = await freePort();
     const unreachable = await crawl(['--frontier', `redis://127.0.0.1:${port}`, '--crawl-id', 'x', '--out', out(), site.url]);
     expect(unreachable.status).toBe(1);
