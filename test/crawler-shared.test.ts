@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createClient } from '@redis/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDemoSite, type DemoSite } from '../examples/demo-site';
 import type { PageRecord } from '../examples/crawler';
@@ -199,6 +200,28 @@ describe('a frontier shared through Redis', () => {
     const result = await crawl(['--frontier', redis.url, '--crawl-id', 'budget', '--out', file, '--workers', '2', '--pages', '50', ...common(), site.url]);
     expect(result.status).toBe(0);
     expect(records(file.replace(/\.jsonl$/, '.1.jsonl'), file.replace(/\.jsonl$/, '.2.jsonl')).length).toBe(50);
+  });
+
+  it('--delay spaces the requests to one host across every crawler of the crawl', SLOW, async () => {
+    const from = site.log.length;
+    const file = out();
+    const result = await crawl(['--frontier', redis.url, '--crawl-id', 'polite', '--out', file, '--workers', '2', '--pages', '8', '--delay', '40', '--timeout', '1000', `${site.url}page/7`]);
+    expect(result.status).toBe(0);
+    const times = site.log.slice(from).filter((hit) => hit.path !== '/robots.txt').map((hit) => hit.at);
+    expect(times.length).toBe(8);
+    // One 40 ms slot per request to the host, reserved in Redis by whichever process sends it: the
+    // eight arrivals span at least 6 slots (the first send may be late for its slot).
+    expect(times[times.length - 1] - times[0]).toBeGreaterThanOrEqual(6 * 40);
+    // The host's next free slot is kept in Redis, on Redis's clock (ms), not in either process.
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    try {
+      const [seconds] = await client.time();
+      const slot = Number(await client.get(`greenfiber:crawl:{polite}:slot:${new URL(site.url).host}`));
+      expect(slot).toBeGreaterThan(Number(seconds) * 1000 - 60_000);
+    } finally {
+      await client.close();
+    }
   });
 
   it('says what is wrong with its arguments or the server', SLOW, async () => {
