@@ -1,0 +1,34 @@
+// The package's install script. A prebuilt binary for this platform, architecture, C library and
+// Node.js ABI (prebuilds/, shipped in the package) needs nothing; only where none matches, or when
+// asked (`npm install --build-from-source`, or a git checkout, whose sources may differ from any
+// prebuilt), is the addon compiled from source, which needs python3, make and a C++ compiler.
+// Installing with --ignore-scripts skips this file; the loader (src/binding.ts) works the same.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { prebuildPath, root } from './addon-build.mjs';
+
+function libc() {
+  try {
+    if (readFileSync('/usr/bin/ldd', 'latin1').includes('musl')) return 'musl';
+  } catch {}
+  return process.report?.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl';
+}
+
+const forced = ['true', '1'].includes(String(process.env.npm_config_build_from_source)) ? '--build-from-source was given' : undefined;
+const checkout = existsSync(join(root, 'src', 'entries')) ? 'this is a source checkout' : undefined;
+if (forced === undefined && checkout === undefined) {
+  if (process.platform !== 'linux') {
+    console.error(`greenfiber: Linux only for now (this is ${process.platform}); nothing to build.`);
+    process.exit(0);
+  }
+  const target = { platform: process.platform, arch: process.arch, libc: libc() };
+  const prebuilt = prebuildPath(process.versions.modules, target);
+  if (existsSync(join(root, prebuilt))) process.exit(0);
+  console.error(
+    `greenfiber: no prebuilt binary for ${target.platform}-${target.arch} (${target.libc}) and Node.js ${process.version} ` +
+      `(ABI ${process.versions.modules}) in this package; building from source. That needs python3, make and g++ 10+.`,
+  );
+}
+const result = spawnSync(process.execPath, [join(root, 'scripts', 'build-native.mjs')], { stdio: 'inherit' });
+process.exit(result.status ?? 1);
