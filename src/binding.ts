@@ -14,6 +14,8 @@ export interface NativeBinding {
   runLoopOnce(): boolean;
   loopAlive(): boolean;
   abiVersion: number;
+  /** NODE_MODULE_VERSION of the headers the file was compiled against (checked by load()). */
+  nodeModuleVersion: number;
 }
 
 const packageRoot = path.resolve(__dirname, '..');
@@ -118,11 +120,19 @@ function load(): NativeBinding {
   const target: Target = { platform: process.platform, arch: process.arch, libc: libc(), abi: process.versions.modules };
   const found = candidates(target).find((file) => fs.existsSync(file));
   if (found === undefined) throw new NativeLoadError(notFound(target));
+  let loaded: NativeBinding;
   try {
-    return require(found) as NativeBinding;
+    loaded = require(found) as NativeBinding;
   } catch (error) {
     throw new NativeLoadError(loadFailed(found, (error as Error).message, target), { cause: error });
   }
+  // The addon registers through Node-API, so Node.js does not check its ABI, but it uses V8's C++ API:
+  // one built for another major would crash at the first fiber. Checked here, before any call.
+  if (String(loaded.nodeModuleVersion) !== target.abi) {
+    const message = `The module was compiled against a different Node.js version using NODE_MODULE_VERSION ${loaded.nodeModuleVersion}. This version of Node.js requires NODE_MODULE_VERSION ${target.abi}.`;
+    throw new NativeLoadError(loadFailed(found, message, target));
+  }
+  return loaded;
 }
 
 export const binding: NativeBinding = load();
