@@ -2,6 +2,7 @@
 // value. Both are waitables, so wait(), waitAll() and iwait() accept them.
 import { checkTimeout, Linkable } from './linkable';
 import { Timeout } from './timeout';
+import { kResult } from './waitable';
 
 /**
  * A flag that greenlets wait on until another greenlet, a loop callback or async code sets it
@@ -65,6 +66,11 @@ const kUnset = Symbol('unset');
 export class AsyncResult<T = unknown> extends Linkable {
   #value: T | typeof kUnset = kUnset;
   #exception: unknown = kUnset;
+
+  /** What wait() returns for it: the value (or the error, thrown). Typed T, so `wait(result)` is T. */
+  override [kResult](): T {
+    return super[kResult]() as T;
+  }
 
   /** Whether it holds a value or an error. */
   ready(): boolean {
