@@ -135,11 +135,15 @@ console.log(JSON.stringify({ switched, greenlet, addon, empty: modules.filter((m
     if (quiet.status !== 0 || quiet.stdout + quiet.stderr !== '') fail(`install script with a matching prebuilt: exit ${quiet.status}, ${quiet.stdout}${quiet.stderr}`);
     renameSync(expected, aside);
     const fallback = run(node.nodeBin, [installScript], { cwd: installed, env });
+    writeFileSync(expected, 'not an ELF file');
+    const unloadable = run(node.nodeBin, [installScript], { cwd: installed, env });
+    rmSync(expected);
     renameSync(aside, expected);
     if (fallback.status === 0 || !/no prebuilt binary for linux-x64 \(glibc\)/.test(fallback.stderr) || !/node-gyp was not found|python3, make/.test(fallback.stderr)) {
       fail(`install script without a matching prebuilt: exit ${fallback.status}, ${fallback.stderr}`);
     }
-    console.log('check:pack: install script is silent with a prebuilt; without one it explains and builds from source (fails here: no toolchain, as it says)');
+    if (unloadable.status === 0 || !/does not load here/.test(unloadable.stderr)) fail(`install script with an unloadable prebuilt: exit ${unloadable.status}, ${unloadable.stderr}`);
+    console.log('check:pack: install script is silent with a prebuilt; without one, or with one that does not load, it explains and builds from source (fails here: no toolchain, as it says)');
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
