@@ -12,7 +12,9 @@ import { prebuildPath, root } from './addon-build.mjs';
 
 function libc() {
   try {
-    if (readFileSync('/usr/bin/ldd', 'latin1').includes('musl')) return 'musl';
+    const ldd = readFileSync('/usr/bin/ldd', 'latin1');
+    if (ldd.includes('musl')) return 'musl';
+    if (ldd.includes('GNU C Library')) return 'glibc';
   } catch {}
   return process.report?.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl';
 }

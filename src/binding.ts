@@ -29,7 +29,9 @@ const BUILD_FROM_SOURCE =
 /** The C library this Node.js runs on: 'glibc' or 'musl' (Alpine). The cheap test first, then the process report. */
 function libc(): 'glibc' | 'musl' {
   try {
-    if (fs.readFileSync('/usr/bin/ldd', 'latin1').includes('musl')) return 'musl';
+    const ldd = fs.readFileSync('/usr/bin/ldd', 'latin1');
+    if (ldd.includes('musl')) return 'musl';
+    if (ldd.includes('GNU C Library')) return 'glibc';
   } catch {
     // No ldd (distroless images): ask Node.js itself.
   }
