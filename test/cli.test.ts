@@ -56,7 +56,7 @@ describe('greenfiber script', () => {
   });
 
   it('runs TypeScript where Node strips types, and says what to do where it cannot', () => {
-    const result = greenfiber([fixture('cli-script.ts')]);
+    const result = greenfiber([fixture('untyped/cli-script.ts')]);
     const [major, minor] = process.versions.node.split('.').map(Number);
     if (major > 22 || (major === 22 && minor >= 6)) {
       expect(result.stdout).toBe('typescript slept 2 ms\n');
