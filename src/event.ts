@@ -3,6 +3,7 @@
 import { checkTimeout, Linkable } from './linkable';
 import { Timeout } from './timeout';
 import { checkOptionalBoolean, readOptions } from './validate';
+import { kResult } from './waitable';
 
 /**
  * A flag that greenlets wait on until another greenlet, a loop callback or async code sets it
@@ -66,6 +67,11 @@ const kUnset = Symbol('unset');
 export class AsyncResult<T = unknown> extends Linkable {
   #value: T | typeof kUnset = kUnset;
   #exception: unknown = kUnset;
+
+  /** What wait() returns for it: the value (or the error, thrown). Typed T, so `wait(result)` is T. */
+  override [kResult](): T {
+    return super[kResult]() as T;
+  }
 
   /** Whether it holds a value or an error. */
   ready(): boolean {
