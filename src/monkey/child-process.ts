@@ -72,6 +72,8 @@ function reproducible(options: SyncOptions | undefined): options is SyncOptions 
     if (!pipes[0]) return false;
   }
   if (maxBuffer !== undefined && maxBuffer !== null && !(typeof maxBuffer === 'number' && maxBuffer >= 0)) return false;
+  const { timeout } = options;
+  if (timeout !== undefined && timeout !== null && !(Number.isInteger(timeout) && (timeout as number) >= 0)) return false;
   return true;
 }
 
@@ -87,14 +89,26 @@ function spawnSyncError(errno: number, file: string, args: readonly string[]): E
   return error;
 }
 
-/** spawnSync(file, args, options) done with spawn(): the result spawnSync would return. */
+/**
+ * spawnSync(file, args, options) done with spawn(): the result spawnSync would return. As in
+ * Node's SyncProcessRunner (src/spawn_sync.cc): the call ends when the child has exited and every
+ * pipe is closed; `timeout` and `maxBuffer` kill the child with `killSignal` and destroy the pipes
+ * at once (a grandchild holding a pipe does not hold the call), and the call then ends when the
+ * child has exited. Interrupted (kill(), a Timeout), it does the same without waiting: the child
+ * is killed and its pipes destroyed before the interruption propagates, and Node reaps it.
+ */
 function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from: Function): SpawnSyncResult {
   const pipes = pipesOf(options.stdio)!;
   const maxBuffer = options.maxBuffer ?? MAX_BUFFER;
-  // spawn() validates every option as spawnSync does, and kills the child on `timeout` with `killSignal`.
-  const child = Reflect.apply(spawnOriginal, childProcess, [file, args, options]) as childProcess.ChildProcess;
+  // spawnSync encodes a string input with options.encoding (and throws as Buffer.from does).
+  const input = options.input;
+  const inputBytes = input === undefined || input === null || input === '' ? undefined : typeof input === 'string' ? Buffer.from(input, options.encoding as BufferEncoding) : (input as Uint8Array);
+  // spawn() validates every option as spawnSync does. The timeout is ours (spawn's own would not
+  // close the pipes), and spawnSync ignores `signal`, which spawn() would honour.
+  const child = Reflect.apply(spawnOriginal, childProcess, [file, args, { ...options, timeout: undefined, signal: undefined }]) as childProcess.ChildProcess;
   const spawnfile = child.spawnfile;
   const spawnargs = child.spawnargs;
+  const streams = [child.stdin, child.stdout, child.stderr].filter((stream) => stream !== null);
   const waiter = new Waiter<void>();
   const chunks: Buffer[][] = [[], [], []];
   let errno = 0;
@@ -102,57 +116,81 @@ function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from
   let status: number | null = null;
   let signal: NodeJS.Signals | null = null;
   let started = true;
-  let closed = false;
+  let exited = false;
+  let killed = false;
+  let finished = false;
+  let openPipes = streams.length;
   const killSignal = options.killSignal ?? 'SIGTERM';
   const fail = (code: number): void => {
     if (errno === 0) errno = code;
+  };
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    waiter.switch(undefined);
+  };
+  // SyncProcessRunner::Kill(): signal the child once (unless it has exited), close every pipe.
+  const kill = (): void => {
+    if (killed) return;
+    killed = true;
+    if (!exited && started) {
+      try {
+        child.kill(killSignal);
+      } catch (error) {
+        fail(typeof (error as NodeJS.ErrnoException).errno === 'number' ? ((error as NodeJS.ErrnoException).errno as number) : -constants.errno.EINVAL);
+        child.kill('SIGKILL');
+      }
+    }
+    for (const stream of streams) stream.destroy();
+    if (exited) finish();
   };
   child.on('error', (error: NodeJS.ErrnoException) => {
     // spawn() reports a failure to start (ENOENT, EACCES, ...) here; kill() failures too.
     if (child.pid === undefined) started = false;
     fail(typeof error.errno === 'number' ? error.errno : -constants.errno.EINVAL);
     if (!started) {
-      closed = true;
-      waiter.switch(undefined);
+      exited = true;
+      for (const stream of streams) stream.destroy();
+      finish();
     }
   });
-  const startedAt = performance.now();
-  child.on('close', (code: number | null, killedBy: NodeJS.Signals | null) => {
+  child.on('exit', (code: number | null, killedBy: NodeJS.Signals | null) => {
     status = code;
     signal = killedBy;
-    // spawn()'s own timeout killed it: that is spawnSync's ETIMEDOUT, even when this event comes
-    // before our timer below (a loaded machine can order them either way).
-    if (killedBy !== null && typeof options.timeout === 'number' && options.timeout > 0 && performance.now() - startedAt >= options.timeout) {
-      fail(-constants.errno.ETIMEDOUT);
-    }
-    closed = true;
-    waiter.switch(undefined);
+    exited = true;
+    if (killed || openPipes === 0) finish();
   });
+  for (const stream of streams) {
+    stream.on('close', () => {
+      if (--openPipes === 0 && exited) finish();
+    });
+  }
   for (const fd of [1, 2]) {
     const stream = fd === 1 ? child.stdout : child.stderr;
     if (stream === null) continue;
     stream.on('data', (chunk: Buffer) => {
+      if (killed) return;
       chunks[fd].push(chunk);
       buffered += chunk.length;
-      if (maxBuffer > 0 && buffered > maxBuffer && errno === 0) {
+      if (maxBuffer > 0 && buffered > maxBuffer) {
         fail(-constants.errno.ENOBUFS);
-        child.kill(killSignal);
+        kill();
       }
     });
   }
   if (child.stdin !== null) {
     child.stdin.on('error', (error: NodeJS.ErrnoException) => {
-      if (typeof error.errno === 'number') fail(error.errno);
+      if (!killed && typeof error.errno === 'number') fail(error.errno);
     });
-    const input = options.input;
-    if (input !== undefined && input !== null && input !== '') child.stdin.end(input as string | Uint8Array);
+    if (inputBytes !== undefined) child.stdin.end(inputBytes);
     else child.stdin.end();
   }
   let timer: NodeJS.Timeout | undefined;
   if (typeof options.timeout === 'number' && options.timeout > 0) {
-    // Fires right after spawn()'s own timer, which sent killSignal (both were armed in this order).
     timer = setTimeout(() => {
-      if (!closed) fail(-constants.errno.ETIMEDOUT);
+      if (finished) return;
+      fail(-constants.errno.ETIMEDOUT);
+      kill();
     }, options.timeout);
   }
   try {
@@ -160,7 +198,7 @@ function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from
   } finally {
     if (timer !== undefined) clearTimeout(timer);
     // Interrupted (a kill, a Timeout): the child does not outlive the call, as with spawnSync.
-    if (!closed && child.exitCode === null && child.signalCode === null) child.kill(killSignal);
+    if (!finished) kill();
   }
   let result: SpawnSyncResult;
   if (!started) {
