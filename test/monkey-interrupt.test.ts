@@ -86,3 +86,20 @@ describe('interrupting a patched call', () => {
     expect(report!.next).toBe('works');
   });
 });
+
+describe('spawnSync, execSync, execFileSync: own timeout and maxBuffer with a grandchild holding the pipes', () => {
+  // Issue 10 item 2: the call ends when the child has exited after the kill, as the original does.
+  it('end as the originals do (error, code, errno, syscall, signal, status, output), before the grandchild lets go, leaving no fd or child', () => {
+    const result = runFixture('monkey-child-options.js', [], { timeout: 120_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const reports = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    expect(reports.map((report) => report.case)).toHaveLength(7);
+    for (const report of reports) {
+      expect(report.patched, report.case).toEqual(report.original);
+      expect([report.case, report.originalHolderStillWaiting, report.holderStillWaiting]).toEqual([report.case, true, true]);
+      expect(report.fds.after, report.case).toBe(report.fds.baseline);
+      expect(report.children.after, report.case).toBe(report.children.baseline);
+    }
+  });
+});
