@@ -103,3 +103,24 @@ describe('spawnSync, execSync, execFileSync: own timeout and maxBuffer with a gr
     }
   });
 });
+
+describe('the process exits while greenlets wait for children', () => {
+  /** Whether `pid` has ended: gone, or a zombie left to whoever reaps orphans here. */
+  function ended(pid: string): boolean {
+    try {
+      return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').startsWith('Z');
+    } catch {
+      return true;
+    }
+  }
+
+  it('kills their children with their killSignal', async () => {
+    const result = runFixture('monkey-child-exit.js');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const pids: string[] = JSON.parse(result.stdout);
+    expect(pids).toHaveLength(3);
+    for (let i = 0; i < 2000 && !pids.every(ended); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(pids.filter((pid) => !ended(pid))).toEqual([]);
+  });
+});

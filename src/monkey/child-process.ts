@@ -154,7 +154,9 @@ function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from
       finish();
     }
   });
+  if (child.pid !== undefined) track(child, killSignal);
   child.on('exit', (code: number | null, killedBy: NodeJS.Signals | null) => {
+    running.delete(child);
     status = code;
     signal = killedBy;
     exited = true;
@@ -232,6 +234,22 @@ function checkExecSyncError(ret: SpawnSyncResult, args: readonly string[] | unde
 }
 
 let spawnOriginal: Function;
+
+// Children of calls in flight, with their killSignal. The process can end while a greenlet waits
+// for one (another greenlet calls process.exit()), which the original, blocking the whole process,
+// never allows: then they get their killSignal, so that none outlives its call.
+const running = new Map<childProcess.ChildProcess, NodeJS.Signals | number>();
+let exitHooked = false;
+
+function track(child: childProcess.ChildProcess, killSignal: NodeJS.Signals | number): void {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', () => {
+      for (const [child, signal] of running) child.kill(signal);
+    });
+  }
+  running.set(child, killSignal);
+}
 
 /**
  * Patches `child_process` in place: inside a greenlet, `spawnSync`, `execSync` and `execFileSync`
