@@ -1,8 +1,8 @@
 // Fiber: greenlet semantics of switch/throw/parent, values both ways, misuse errors. Cases ported
 // from greenlet's own suite name their source (greenlet src/greenlet/tests/test_greenlet.py).
 import { afterEach, describe, expect, it } from 'vitest';
-import { Fiber, FiberError, FiberExit, GreenfiberError, fiberStats } from '../dist/index.js';
-import * as fiberEntry from '../dist/fiber-entry.js';
+import { Fiber, FiberError, FiberExit, GreenfiberError, fiberStats } from '../dist/entries/index.js';
+import * as fiberEntry from '../dist/entries/fiber.js';
 
 const main = Fiber.current;
 
@@ -264,7 +264,7 @@ describe('misuse gets a clear error', () => {
     for (const bad of [42, 'code', null, undefined, {}]) {
       expect(() => new Fiber(bad as never)).toThrow(TypeError);
     }
-    expect(() => new Fiber(42 as never)).toThrow(/Expected a function for fn but received number 42/);
+    expect(() => new Fiber(42 as never)).toThrow(/Expected a function for fn but received a number 42/);
     expect(() => new Fiber(() => 1, { name: 7 as never })).toThrow(/options\.name/);
     expect(() => new Fiber(() => 1, null as never)).toThrow(/options/);
   });

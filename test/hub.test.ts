@@ -16,7 +16,7 @@ import {
   spawn,
   joinAll,
   Fiber,
-} from '../dist/index.js';
+} from '../dist/entries/index.js';
 import { runFixture } from './helpers';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 
@@ -318,6 +318,9 @@ describe('hub.maxBlockingTime', () => {
     expect(hub.maxBlockingTime).toBe(0);
     expect(() => {
       hub.maxBlockingTime = -1;
+    }).toThrow(RangeError);
+    expect(() => {
+      hub.maxBlockingTime = '5' as never;
     }).toThrow(TypeError);
   });
 });

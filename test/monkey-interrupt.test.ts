@@ -32,7 +32,7 @@ const failures: string[] = [];
 
 function runBatch(names: string[]): Promise<void> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(fixtures, 'monkey-interrupt.js'), ...names], { cwd: root, env, timeout: 120_000, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [path.join(fixtures, 'monkey-interrupt.js'), ...names], { cwd: root, env, timeout: 300_000, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
       for (const line of stdout.split('\n').filter(Boolean)) {
         const report = JSON.parse(line) as Report;
         reports.set(report.case, report);

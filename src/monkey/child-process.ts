@@ -5,6 +5,7 @@ import childProcess = require('node:child_process');
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { Waiter } from '../hub';
+import { setLongTimeout, type LongTimer } from '../long-timer';
 import { patchOnce } from './state';
 import { dress, inGreenlet, withCallerStack } from './sync-call';
 
@@ -187,18 +188,20 @@ function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from
     if (inputBytes !== undefined) child.stdin.end(inputBytes);
     else child.stdin.end();
   }
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   if (typeof options.timeout === 'number' && options.timeout > 0) {
-    timer = setTimeout(() => {
+    // Ours, not spawn()'s (which would not close the pipes); past Node's longest timer
+    // (2**31 - 1 ms) it is chained, as spawnSync honours it (libuv's timers are 64-bit).
+    timer = setLongTimeout(() => {
       if (finished) return;
       fail(-constants.errno.ETIMEDOUT);
       kill();
-    }, options.timeout);
+    }, options.timeout, undefined);
   }
   try {
     waiter.get();
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    timer?.cancel();
     // Interrupted (a kill, a Timeout): the child does not outlive the call, as with spawnSync.
     if (!finished) kill();
   }
