@@ -37,7 +37,10 @@ function runBatch(names: string[]): Promise<void> {
         const report = JSON.parse(line) as Report;
         reports.set(report.case, report);
       }
-      if (error || stderr) failures.push(`batch ${names.join(' ')}: ${error?.message ?? ''}\n${stderr}`);
+      if (error || stderr) {
+        const how = error ? `exit ${error.code ?? ''} signal ${error.signal ?? ''}${error.killed ? ' (killed at the timeout)' : ''}` : 'exit 0';
+        failures.push(`batch ${names.join(' ')}: ${how}; reports for ${[...reports.keys()].filter((name) => names.includes(name)).join(' ') || 'none'}; stderr:\n${stderr}`);
+      }
       resolve();
     });
   });
