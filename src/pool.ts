@@ -374,6 +374,9 @@ class MapIterator<T, R> implements IterableIterator<R> {
   readonly #pending = new Map<number, Entry>();
   readonly #throttle: Semaphore | null;
   #outstanding = 0;
+  // Throttle slots released by next() calls that were interrupted before they took a result: the
+  // next next() uses one of these instead of releasing another, so the bound holds.
+  #owed = 0;
   #fed = false;
   #total = 0;
   #next = 0;
@@ -420,8 +423,18 @@ class MapIterator<T, R> implements IterableIterator<R> {
 
   next(): IteratorResult<R> {
     if (this.#done) return { value: undefined, done: true };
-    this.#throttle?.release();
-    const entry = this.#ordered ? this.#nextInOrder() : this.#results.get();
+    if (this.#throttle !== null) {
+      if (this.#owed > 0) this.#owed--;
+      else this.#throttle.release();
+    }
+    let entry: Entry;
+    try {
+      entry = this.#ordered ? this.#nextInOrder() : this.#results.get();
+    } catch (interruption) {
+      // A kill or Timeout while waiting: no result was taken (the queue keeps it), so neither is the slot.
+      if (this.#throttle !== null) this.#owed++;
+      throw interruption;
+    }
     if (entry.kind === EntryKind.End) {
       this.#done = true;
       return { value: undefined, done: true };

@@ -1,7 +1,7 @@
 // Group and Pool: gevent.pool semantics (ported from test__pool.py): capped spawn, map/imap order,
 // errors at the caller, join/kill, free slots.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Event, fiberStats, GreenletExit, Group, hub, Pool, Queue, sleep, spawn, spawnLater, Timeout } from '../dist/entries/index.js';
+import { Event, fiberStats, GreenletExit, Group, hub, Pool, Queue, sleep, spawn, spawnLater, Timeout, withTimeout } from '../dist/entries/index.js';
 
 const green = <T>(fn: () => T) => (): Promise<T> => spawn(fn).promise();
 
@@ -289,6 +289,35 @@ describe.each([
       expect(result.sort((a, b) => a - b)).toEqual(items);
     }
   }));
+
+  it.each(['imap', 'imapUnordered'] as const)('%s({ maxsize }) keeps its bound when next() is interrupted, and loses no result', (method) => green(() => {
+    const pool = new Group();
+    const release = new Event();
+    let running = 0;
+    let peak = 0;
+    const items = Array.from({ length: 40 }, (_, i) => i);
+    const it = pool[method]((n: number) => {
+      running++;
+      peak = Math.max(peak, running);
+      release.wait();
+      running--;
+      return n;
+    }, items, { maxsize: 2 });
+    // 20 reads cut by a Timeout (each gives back a slot it never took) and 20 by kill().
+    for (let i = 0; i < 20; i++) expect(withTimeout(1, () => it.next(), { default: 'cut' })).toBe('cut');
+    for (let i = 0; i < 20; i++) {
+      const reader = spawn(() => it.next());
+      sleep(0);
+      reader.kill();
+      expect(reader.dead).toBe(true);
+    }
+    // A reader waiting may let one more call start (gevent's bound: maxsize + 1 while next() waits).
+    expect(running).toBeLessThanOrEqual(3);
+    release.set();
+    const results = [...it];
+    expect(peak).toBeLessThanOrEqual(3);
+    expect(results.sort((a, b) => a - b)).toEqual(items);
+  })());
 
   it('breaking out of imap() stops starting calls', green(() => {
     const pool = make();

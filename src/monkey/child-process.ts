@@ -5,7 +5,7 @@ import childProcess = require('node:child_process');
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { Waiter } from '../hub';
-import { MAX_TIMER_MS, setLongTimeout, type LongTimer } from '../long-timer';
+import { setLongTimeout, type LongTimer } from '../long-timer';
 import { patchOnce } from './state';
 import { dress, inGreenlet, withCallerStack } from './sync-call';
 
@@ -73,6 +73,8 @@ function reproducible(options: SyncOptions | undefined): options is SyncOptions 
     if (!pipes[0]) return false;
   }
   if (maxBuffer !== undefined && maxBuffer !== null && !(typeof maxBuffer === 'number' && maxBuffer >= 0)) return false;
+  const { timeout } = options;
+  if (timeout !== undefined && timeout !== null && !(Number.isInteger(timeout) && (timeout as number) >= 0)) return false;
   return true;
 }
 
@@ -88,17 +90,26 @@ function spawnSyncError(errno: number, file: string, args: readonly string[]): E
   return error;
 }
 
-/** spawnSync(file, args, options) done with spawn(): the result spawnSync would return. */
+/**
+ * spawnSync(file, args, options) done with spawn(): the result spawnSync would return. As in
+ * Node's SyncProcessRunner (src/spawn_sync.cc): the call ends when the child has exited and every
+ * pipe is closed; `timeout` and `maxBuffer` kill the child with `killSignal` and destroy the pipes
+ * at once (a grandchild holding a pipe does not hold the call), and the call then ends when the
+ * child has exited. Interrupted (kill(), a Timeout), it does the same without waiting: the child
+ * is killed and its pipes destroyed before the interruption propagates, and Node reaps it.
+ */
 function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from: Function): SpawnSyncResult {
   const pipes = pipesOf(options.stdio)!;
   const maxBuffer = options.maxBuffer ?? MAX_BUFFER;
-  // spawn() validates every option as spawnSync does, and kills the child on `timeout` with
-  // `killSignal`; past Node's longest timer (2**31 - 1 ms) its timer would fire at once, so such a
-  // timeout is ours alone (spawnSync honours it: libuv's timers are 64-bit).
-  const longTimeout = typeof options.timeout === 'number' && options.timeout > MAX_TIMER_MS;
-  const child = Reflect.apply(spawnOriginal, childProcess, [file, args, longTimeout ? { ...options, timeout: undefined } : options]) as childProcess.ChildProcess;
+  // spawnSync encodes a string input with options.encoding (and throws as Buffer.from does).
+  const input = options.input;
+  const inputBytes = input === undefined || input === null || input === '' ? undefined : typeof input === 'string' ? Buffer.from(input, options.encoding as BufferEncoding) : (input as Uint8Array);
+  // spawn() validates every option as spawnSync does. The timeout is ours (spawn's own would not
+  // close the pipes), and spawnSync ignores `signal`, which spawn() would honour.
+  const child = Reflect.apply(spawnOriginal, childProcess, [file, args, { ...options, timeout: undefined, signal: undefined }]) as childProcess.ChildProcess;
   const spawnfile = child.spawnfile;
   const spawnargs = child.spawnargs;
+  const streams = [child.stdin, child.stdout, child.stderr].filter((stream) => stream !== null);
   const waiter = new Waiter<void>();
   const chunks: Buffer[][] = [[], [], []];
   let errno = 0;
@@ -106,59 +117,85 @@ function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from
   let status: number | null = null;
   let signal: NodeJS.Signals | null = null;
   let started = true;
-  let closed = false;
+  let exited = false;
+  let killed = false;
+  let finished = false;
+  let openPipes = streams.length;
   const killSignal = options.killSignal ?? 'SIGTERM';
   const fail = (code: number): void => {
     if (errno === 0) errno = code;
+  };
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    waiter.switch(undefined);
+  };
+  // SyncProcessRunner::Kill(): signal the child once (unless it has exited), close every pipe.
+  const kill = (): void => {
+    if (killed) return;
+    killed = true;
+    if (!exited && started) {
+      try {
+        child.kill(killSignal);
+      } catch (error) {
+        fail(typeof (error as NodeJS.ErrnoException).errno === 'number' ? ((error as NodeJS.ErrnoException).errno as number) : -constants.errno.EINVAL);
+        child.kill('SIGKILL');
+      }
+    }
+    for (const stream of streams) stream.destroy();
+    if (exited) finish();
   };
   child.on('error', (error: NodeJS.ErrnoException) => {
     // spawn() reports a failure to start (ENOENT, EACCES, ...) here; kill() failures too.
     if (child.pid === undefined) started = false;
     fail(typeof error.errno === 'number' ? error.errno : -constants.errno.EINVAL);
     if (!started) {
-      closed = true;
-      waiter.switch(undefined);
+      exited = true;
+      for (const stream of streams) stream.destroy();
+      finish();
     }
   });
-  const startedAt = performance.now();
-  child.on('close', (code: number | null, killedBy: NodeJS.Signals | null) => {
+  if (child.pid !== undefined) track(child, killSignal);
+  child.on('exit', (code: number | null, killedBy: NodeJS.Signals | null) => {
+    running.delete(child);
     status = code;
     signal = killedBy;
-    // spawn()'s own timeout killed it: that is spawnSync's ETIMEDOUT, even when this event comes
-    // before our timer below (a loaded machine can order them either way).
-    if (killedBy !== null && typeof options.timeout === 'number' && options.timeout > 0 && performance.now() - startedAt >= options.timeout) {
-      fail(-constants.errno.ETIMEDOUT);
-    }
-    closed = true;
-    waiter.switch(undefined);
+    exited = true;
+    if (killed || openPipes === 0) finish();
   });
+  for (const stream of streams) {
+    stream.on('close', () => {
+      if (--openPipes === 0 && exited) finish();
+    });
+  }
   for (const fd of [1, 2]) {
     const stream = fd === 1 ? child.stdout : child.stderr;
     if (stream === null) continue;
     stream.on('data', (chunk: Buffer) => {
+      if (killed) return;
       chunks[fd].push(chunk);
       buffered += chunk.length;
-      if (maxBuffer > 0 && buffered > maxBuffer && errno === 0) {
+      if (maxBuffer > 0 && buffered > maxBuffer) {
         fail(-constants.errno.ENOBUFS);
-        child.kill(killSignal);
+        kill();
       }
     });
   }
   if (child.stdin !== null) {
     child.stdin.on('error', (error: NodeJS.ErrnoException) => {
-      if (typeof error.errno === 'number') fail(error.errno);
+      if (!killed && typeof error.errno === 'number') fail(error.errno);
     });
-    const input = options.input;
-    if (input !== undefined && input !== null && input !== '') child.stdin.end(input as string | Uint8Array);
+    if (inputBytes !== undefined) child.stdin.end(inputBytes);
     else child.stdin.end();
   }
   let timer: LongTimer | undefined;
   if (typeof options.timeout === 'number' && options.timeout > 0) {
-    // Fires right after spawn()'s own timer, which sent killSignal (both were armed in this order).
+    // Ours, not spawn()'s (which would not close the pipes); past Node's longest timer
+    // (2**31 - 1 ms) it is chained, as spawnSync honours it (libuv's timers are 64-bit).
     timer = setLongTimeout(() => {
-      if (closed) return;
+      if (finished) return;
       fail(-constants.errno.ETIMEDOUT);
-      if (longTimeout) child.kill(killSignal);
+      kill();
     }, options.timeout, undefined);
   }
   try {
@@ -166,7 +203,7 @@ function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from
   } finally {
     timer?.cancel();
     // Interrupted (a kill, a Timeout): the child does not outlive the call, as with spawnSync.
-    if (!closed && child.exitCode === null && child.signalCode === null) child.kill(killSignal);
+    if (!finished) kill();
   }
   let result: SpawnSyncResult;
   if (!started) {
@@ -200,6 +237,22 @@ function checkExecSyncError(ret: SpawnSyncResult, args: readonly string[] | unde
 }
 
 let spawnOriginal: Function;
+
+// Children of calls in flight, with their killSignal. The process can end while a greenlet waits
+// for one (another greenlet calls process.exit()), which the original, blocking the whole process,
+// never allows: then they get their killSignal, so that none outlives its call.
+const running = new Map<childProcess.ChildProcess, NodeJS.Signals | number>();
+let exitHooked = false;
+
+function track(child: childProcess.ChildProcess, killSignal: NodeJS.Signals | number): void {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', () => {
+      for (const [child, signal] of running) child.kill(signal);
+    });
+  }
+  running.set(child, killSignal);
+}
 
 /**
  * Patches `child_process` in place: inside a greenlet, `spawnSync`, `execSync` and `execFileSync`

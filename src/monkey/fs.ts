@@ -24,6 +24,24 @@ function noEntry(error: unknown, args: unknown[]): { value: unknown } | undefine
   return undefined;
 }
 
+const ignore = (): void => {};
+
+// What an interrupted call gives back when its twin completes anyway (README "Interrupted calls").
+const closeFd = ([fd]: unknown[]): void => fs.close(fd as number, ignore);
+const closeDir = ([dir]: unknown[]): void => (dir as fs.Dir).close(ignore);
+// Nobody learns the name of the directory an interrupted mkdtempSync made: it is removed.
+const removeTempDir = ([path]: unknown[]): void => fs.rmdir(path as fs.PathLike, ignore);
+
+// readFile() stops reading (and closes the file it opened) when its `signal` aborts: the twin gets
+// one. Options of another type are left as they are (the twin rejects them as the original does).
+function abortRead(args: unknown[]): (() => void) | undefined {
+  const options = args[1];
+  if (options !== undefined && options !== null && typeof options !== 'string' && (typeof options !== 'object' || Array.isArray(options))) return undefined;
+  const controller = new AbortController();
+  args[1] = { ...(typeof options === 'string' ? { encoding: options } : (options as object | null | undefined)), signal: controller.signal };
+  return () => controller.abort();
+}
+
 /** Each patched function: its twin is `fs[name without Sync]`, taking the same arguments. */
 export const fsFunctions: Record<string, TwinSpec> = {
   accessSync: { arity: 2 },
@@ -45,11 +63,11 @@ export const fsFunctions: Record<string, TwinSpec> = {
   lstatSync: { arity: 2, recover: noEntry, retrySyncOnError: true },
   lutimesSync: { arity: 3 },
   mkdirSync: { arity: 2 },
-  mkdtempSync: { arity: 2, retrySyncOnError: true },
-  opendirSync: { arity: 2, retrySyncOnError: true },
-  openSync: { arity: 3 },
+  mkdtempSync: { arity: 2, retrySyncOnError: true, release: removeTempDir },
+  opendirSync: { arity: 2, retrySyncOnError: true, release: closeDir },
+  openSync: { arity: 3, release: closeFd },
   readdirSync: { arity: 2 },
-  readFileSync: { arity: 2, fallback: hasSignal(1), retrySyncOnError: true },
+  readFileSync: { arity: 2, fallback: hasSignal(1), retrySyncOnError: true, abortable: abortRead },
   readlinkSync: { arity: 2 },
   // readSync(fd, buffer, offset, length): position omitted. fs.read with five arguments would take
   // the callback for the position, so it gets null (read from the current position) instead.

@@ -55,6 +55,16 @@ export interface TwinSpec {
    * mkdtempSync shows its XXXXXX template). Only for calls where a retry changes nothing.
    */
   retrySyncOnError?: boolean;
+  /**
+   * Gives back what a successful twin created (an fd, a Dir, a directory) when nobody will get it:
+   * the call was interrupted (kill(), a Timeout) and the twin finished anyway. Runs on the hub.
+   */
+  release?: (results: unknown[], args: unknown[]) => void;
+  /**
+   * Called with the twin's arguments before the call: may rewrite them (add an AbortSignal) and
+   * returns what stops the twin early when the call is interrupted.
+   */
+  abortable?: (args: unknown[]) => (() => void) | undefined;
 }
 
 const kOriginal = Symbol.for('greenfiber.monkey.original');
@@ -75,17 +85,15 @@ export function greenSync(original: Function, twin: Function, spec: TwinSpec): F
     const given = spec.retrySyncOnError ? args.slice() : args; // callTwin appends its callback to args
     if (args.length > spec.arity) args.length = spec.arity;
     if (spec.twinArgs !== undefined) spec.twinArgs(args);
-    try {
-      const results = callTwin(this, twin, args, patched);
-      return spec.result === undefined ? results[0] : spec.result(results, args);
-    } catch (error) {
-      if (spec.recover !== undefined) {
-        const recovered = spec.recover(error, args);
-        if (recovered !== undefined) return recovered.value;
-      }
-      if (spec.retrySyncOnError) return Reflect.apply(original, this, given);
-      throw error;
+    const outcome = callTwin(this, twin, args, spec);
+    if (outcome.ok) return spec.result === undefined ? outcome.results[0] : spec.result(outcome.results, args);
+    // Only the twin's own failures get here; an interruption (kill(), a Timeout) propagated above.
+    if (spec.recover !== undefined) {
+      const recovered = spec.recover(outcome.error, args);
+      if (recovered !== undefined) return recovered.value;
     }
+    if (spec.retrySyncOnError) return Reflect.apply(original, this, given);
+    throw withCallerStack(outcome.error, patched);
   };
   return dress(patched, original);
 }
@@ -102,31 +110,44 @@ export function dress(patched: Function, original: Function): Function {
   return patched;
 }
 
-// A callback's error, told apart from what the twin throws synchronously.
-class Delivered {
-  constructor(readonly error: unknown) {}
-}
+/** What the twin's callback delivered. */
+export type TwinOutcome = { ok: true; results: unknown[] } | { ok: false; error: unknown };
 
 /**
- * Calls `twin(...args, callback)` and parks the current greenlet until the callback; returns the
- * callback's results after the error argument, or throws that error with the stack of the code
- * that called `from` (what the sync function's error would show). What the twin throws
- * synchronously (argument validation) propagates as is.
+ * Calls `twin(...args, callback)` and parks the current greenlet until the callback; returns its
+ * results after the error argument, or the error it delivered. What the twin throws synchronously
+ * (argument validation) and what interrupts the park (kill(), a Timeout) propagate as is; on an
+ * interruption it stops the twin where `spec.abortable` can, and hands a result that arrives (or
+ * had arrived) anyway to `spec.release`.
  */
-export function callTwin(self: unknown, twin: Function, args: unknown[], from: Function): unknown[] {
-  const waiter = new Waiter<unknown[]>();
+export function callTwin(self: unknown, twin: Function, args: unknown[], spec: Pick<TwinSpec, 'release' | 'abortable'> = {}): TwinOutcome {
+  const waiter = new Waiter<TwinOutcome>();
+  const { release } = spec;
+  // The results once the twin succeeded, and whether the caller has gone (then they are released).
+  let succeeded: unknown[] | undefined;
+  let dropped = false;
+  const abort = spec.abortable?.(args);
   Reflect.apply(twin, self, [
     ...args,
     (error: unknown, ...results: unknown[]) => {
-      if (error !== null && error !== undefined) waiter.throw(new Delivered(error));
-      else waiter.switch(results);
+      if (error !== null && error !== undefined) {
+        if (!dropped) waiter.switch({ ok: false, error });
+      } else if (dropped) {
+        release?.(results, args);
+      } else {
+        succeeded = results;
+        waiter.switch({ ok: true, results });
+      }
     },
   ]);
   try {
     return waiter.get();
-  } catch (thrown) {
-    if (thrown instanceof Delivered) throw withCallerStack(thrown.error, from);
-    throw thrown;
+  } catch (interruption) {
+    // The result, if it came before the interruption won, is nobody's now.
+    dropped = true;
+    if (succeeded !== undefined) release?.(succeeded, args);
+    else abort?.();
+    throw interruption;
   }
 }
 
