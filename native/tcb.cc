@@ -36,6 +36,7 @@ uintptr_t TcbBackend::StackLimit(Donor*) const { return 0; }
 void TcbBackend::Switch(TcbContext*, const TcbContext*) { __builtin_trap(); }
 void TcbBackend::Shutdown() {}
 size_t TcbBackend::Spawn(size_t) { return 0; }
+size_t TcbBackend::SpawnBatch() const { return 0; }
 
 #else
 
@@ -170,7 +171,9 @@ constexpr size_t kDonorFrames = 16 * 1024;
 constexpr size_t kParkStack = 64 * 1024;
 constexpr uint32_t kInitialMxcsr = 0x1f80;
 constexpr uint32_t kInitialFpcw = 0x037f;
-// Donors created at once when the pool is empty: their start-up overlaps on other cores.
+// Donors created at once when the pool runs empty: their start-up overlaps on other cores. At most
+// kMaxSpawnBatch donors are ever spare beyond the fibers that used them.
+constexpr size_t kMinSpawnBatch = 2;
 constexpr size_t kMaxSpawnBatch = 16;
 
 uintptr_t CurrentFs() {
@@ -235,6 +238,7 @@ bool TcbBackend::Supported(std::string*) { return true; }
 TcbBackend::TcbBackend(size_t stack_size, size_t reserve)
     : stack_size_(stack_size), reserve_(reserve) {
   main_.fs = CurrentFs();
+  Spawn(kMinSpawnBatch);  // ready by the time the first fiber starts
   const char* force = getenv("GREENFIBER_TCB_NO_WRFSBASE");
   bool wrfsbase = (getauxval(AT_HWCAP2) & 2 /* HWCAP2_FSGSBASE */) != 0;
   if (force != nullptr && force[0] == '1') wrfsbase = false;
@@ -263,12 +267,17 @@ size_t TcbBackend::Spawn(size_t count) {
   return made.size();
 }
 
+size_t TcbBackend::SpawnBatch() const {
+  return std::clamp<size_t>(all_.size() / 8, kMinSpawnBatch, kMaxSpawnBatch);
+}
+
 Donor* TcbBackend::Acquire(void (*entry)(void*), void* arg) {
-  if (idle_.empty() && Spawn(std::clamp<size_t>(all_.size() / 8, 1, kMaxSpawnBatch)) == 0) {
-    return nullptr;
-  }
+  if (idle_.empty() && Spawn(SpawnBatch()) == 0) return nullptr;
   Donor* donor = idle_.back();
   idle_.pop_back();
+  // Creates the next donors ahead of need: they start on other cores while this one runs, so a
+  // burst of new fibers rarely waits for a thread to be scheduled. Failure here is not an error.
+  if (idle_.empty()) Spawn(SpawnBatch());
   donor->WaitReady();
   // A fresh frame at the top of the fiber part of the stack, as greenfiber_tcb_swap_* leaves one:
   // [csr][r15][r14][r13 = entry][r12 = arg][rbx][rbp][return = greenfiber_tcb_start].

@@ -69,6 +69,8 @@ class TcbBackend {
  private:
   // Creates up to `count` donors and adds them to the pool; returns how many it created.
   size_t Spawn(size_t count);
+  // How many donors to create when the pool runs empty: grows with the pool, bounded.
+  size_t SpawnBatch() const;
 
   const size_t stack_size_;
   const size_t reserve_;
