@@ -158,6 +158,29 @@ void IsolateState::RestoreContinuationData(Fiber* fiber) {
 #endif
 }
 
+// V8 before 12 (Node 20) records the stack start that its conservative stack scan (cppgc's final
+// pause) walks to once per isolate, when a thread enters it, and Locker/Unlocker do not archive it:
+// the last fiber thread to enter would win, and a GC on any other thread would scan from its own
+// stack pointer to that thread's stack top, crossing unmapped guard pages. So a thread leaving the
+// isolate exits it fully, and the first Enter after the lock is retaken re-reads the stack start of
+// the thread that really runs. V8 12+ keeps the stack start per thread: nothing to do there.
+int IsolateState::ExitFully() {
+#if V8_MAJOR_VERSION < 12
+  int entries = 0;
+  while (isolate_->IsCurrent()) {
+    isolate_->Exit();
+    ++entries;
+  }
+  return entries;
+#else
+  return 0;
+#endif
+}
+
+void IsolateState::Reenter(int entries) {
+  for (int i = 0; i < entries; ++i) isolate_->Enter();
+}
+
 bool IsolateState::Transfer(Fiber* target) {
   Fiber* self = current_;
   if (target->state_ == FiberState::kUnstarted && !Attach(target)) return false;
@@ -167,6 +190,7 @@ bool IsolateState::Transfer(Fiber* target) {
   SaveContinuationData(self);
   ++switches_;
   uint32_t parks_before = 0;
+  const int entries = ExitFully();
   {
     // Releases the isolate: V8 archives this thread's stack and state until the Unlocker ends.
     v8::Unlocker unlocker(isolate_);
@@ -180,6 +204,7 @@ bool IsolateState::Transfer(Fiber* target) {
       if (BatonOf(self)->Wait(policy_, release)) self->stack_release_pending_ = false;
     }
   }
+  Reenter(entries);
   if (tcb_ == nullptr) CountWake(*BatonOf(self), parks_before);
   // Whoever handed the isolate back made us current_ before posting our baton.
   RestoreContinuationData(self);

@@ -148,6 +148,10 @@ class IsolateState {
   Baton* BatonOf(Fiber* fiber);
   TcbContext* ContextOf(Fiber* fiber);
   void DeleteFiber(Fiber* fiber);
+  // Exits the isolate as often as this thread entered it (V8 < 12 only; see fiber_core.cc) and
+  // returns how often; Reenter() enters it that many times again once the lock is retaken.
+  int ExitFully();
+  void Reenter(int entries);
 
   v8::Isolate* const isolate_;
   v8::Global<v8::Context> context_;
