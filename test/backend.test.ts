@@ -36,6 +36,13 @@ describe('GREENFIBER_BACKEND', () => {
     }
   });
 
+  it('tcb: switches the TLS base by system call where wrfsbase is not used', () => {
+    const result = runFixture('fiber-backend.js', [], { env: { GREENFIBER_BACKEND: 'tcb', GREENFIBER_TCB_NO_WRFSBASE: '1' } });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(json(result.stdout)).toMatchObject({ value: 1000, after: { backend: 'tcb', switches: 2000 } });
+  });
+
   it('rejects a value that names no backend, naming the variable', () => {
     const result = runFixture('fiber-backend.js', [], { env: { GREENFIBER_BACKEND: 'green' } });
     expect(result.status).not.toBe(0);
