@@ -33,8 +33,8 @@ async function asyncCrawl(count) {
 }
 
 function greenCrawl(count) {
-  const { spawn, joinAll } = require('../dist/index.js');
-  const { get, closeAll } = require('../dist/green/http.js');
+  const { spawn, joinAll } = require('../dist/entries/index.js');
+  const { get, closeAll } = require('../dist/entries/http.js');
   let next = 0;
   let bytes = 0;
   const worker = () => {
@@ -57,7 +57,7 @@ if (style === 'async') {
   await asyncCrawl(Math.min(pages, 1000)); // warm up the JIT and the connections' code paths
   result = { pagesPerSecond: await asyncCrawl(pages) };
 } else {
-  const { main, fiberStats } = require('../dist/index.js');
+  const { main, fiberStats } = require('../dist/entries/index.js');
   result = await main(() => {
     greenCrawl(Math.min(pages, 1000));
     const before = fiberStats();

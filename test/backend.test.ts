@@ -1,7 +1,7 @@
 // The two native backends: choosing one (GREENFIBER_BACKEND), what fiberStats() reports for each,
 // and the in-thread backend's guard on set*id calls inside fibers.
 import { describe, expect, it } from 'vitest';
-import { fiberStats } from '../dist/index.js';
+import { fiberStats } from '../dist/entries/index.js';
 import { runFixture } from './helpers';
 
 function json(stdout: string): any {

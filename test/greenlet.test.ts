@@ -15,7 +15,7 @@ import {
   sleep,
   spawn,
   spawnLater,
-} from '../dist/index.js';
+} from '../dist/entries/index.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 
 class ExpectedError extends Error {}

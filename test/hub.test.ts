@@ -16,7 +16,7 @@ import {
   spawn,
   joinAll,
   Fiber,
-} from '../dist/index.js';
+} from '../dist/entries/index.js';
 import { runFixture } from './helpers';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 
