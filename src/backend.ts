@@ -1,6 +1,7 @@
 // Which native backend carries the fibers (GREENFIBER_BACKEND), and the guards the in-thread one needs.
 import { binding } from './binding';
 import { FiberError } from './errors';
+import { describe } from './validate';
 
 /** `'tcb'`: fibers run on the switching thread itself; `'thread'`: each fiber is an OS thread. */
 export type BackendName = 'thread' | 'tcb';
@@ -16,7 +17,7 @@ export function chooseBackend(env: NodeJS.ProcessEnv = process.env): BackendName
   const name = env.GREENFIBER_BACKEND;
   if (name === undefined || name === '') return binding.tcbUnsupported === '' ? preferred : 'thread';
   if (name !== 'thread' && name !== 'tcb') {
-    throw new FiberError(`Expected 'thread' or 'tcb' for the environment variable GREENFIBER_BACKEND but received ${JSON.stringify(name)}`);
+    throw new FiberError(`Expected 'thread' or 'tcb' for the environment variable GREENFIBER_BACKEND but received ${describe(name)}`);
   }
   if (name === 'tcb' && binding.tcbUnsupported !== '') {
     throw new FiberError(`GREENFIBER_BACKEND=tcb cannot be used here: ${binding.tcbUnsupported}. Unset it or set it to 'thread'`);

@@ -20,6 +20,8 @@ import { binding } from './binding';
 import { BlockingOnHubError, FiberError, FiberExit, LoopExit } from './errors';
 import { Fiber } from './fiber';
 import { stackOf } from './stack';
+import { setLongTimeout } from './long-timer';
+import { checkDelay, checkFunction, checkOptionalFunction, invalidArgument } from './validate';
 import { monitorBackOnHub, monitorState, monitorSwitchIn, monitorSwitchOut, setMaxBlockingTime } from './monitor';
 
 const mainFiber = Fiber.main;
@@ -143,7 +145,18 @@ export class Hub {
    * callbacks, with `greenlet` undefined). Called in the dying greenlet (or on the hub); must not
    * throw (what it throws is written to stderr). GreenletExit is never reported.
    */
-  onError: ((greenlet: Fiber | undefined, error: unknown) => void) | undefined = undefined;
+  get onError(): ((greenlet: Fiber | undefined, error: unknown) => void) | undefined {
+    return this.#onError;
+  }
+
+  /** @throws TypeError unless a function or undefined (null restores the default too). */
+  set onError(reporter: ((greenlet: Fiber | undefined, error: unknown) => void) | undefined) {
+    if (reporter === null) reporter = undefined;
+    checkOptionalFunction(reporter, 'hub.onError');
+    this.#onError = reporter;
+  }
+
+  #onError: ((greenlet: Fiber | undefined, error: unknown) => void) | undefined = undefined;
 
   /**
    * When true, an uncaught greenlet error (or a hub callback error), once reported, ends the
@@ -151,19 +164,46 @@ export class Hub {
    * `--unhandled-rejections` mode and `unhandledRejection` handlers apply). Off by default: the
    * error is stored on the greenlet and the process goes on, as in gevent.
    */
-  strict = false;
+  get strict(): boolean {
+    return this.#strict;
+  }
+
+  set strict(on: boolean) {
+    if (typeof on !== 'boolean') throw invalidArgument('hub.strict', 'a boolean', on);
+    this.#strict = on;
+  }
+
+  #strict = false;
 
   /**
    * Record where each greenlet is parked, for runInfo(). Costs one stack capture per park (a few
    * µs each: that doubles the price of a switch), so it is off by default.
    */
-  trackParkedStacks = false;
+  get trackParkedStacks(): boolean {
+    return this.#trackParkedStacks;
+  }
+
+  set trackParkedStacks(on: boolean) {
+    if (typeof on !== 'boolean') throw invalidArgument('hub.trackParkedStacks', 'a boolean', on);
+    this.#trackParkedStacks = on;
+  }
+
+  #trackParkedStacks = false;
 
   /**
    * Record where each greenlet is spawned from (the top 5 frames), for error reports and
    * runInfo(). Costs ~2 µs a spawn; on by default.
    */
-  captureSpawnSites = true;
+  get captureSpawnSites(): boolean {
+    return this.#captureSpawnSites;
+  }
+
+  set captureSpawnSites(on: boolean) {
+    if (typeof on !== 'boolean') throw invalidArgument('hub.captureSpawnSites', 'a boolean', on);
+    this.#captureSpawnSites = on;
+  }
+
+  #captureSpawnSites = true;
 
   /**
    * Runs `fn(...args)` on the hub soon, after the callbacks already queued (FIFO). Callable from
@@ -171,7 +211,7 @@ export class Hub {
    * a loop callback, so it must not block; what it throws is reported like a greenlet error.
    */
   runCallback(fn: (...args: any[]) => void, ...args: unknown[]): HubCallback {
-    if (typeof fn !== 'function') throw new TypeError(`Expected a function for fn but received ${typeof fn}`);
+    checkFunction(fn, 'fn');
     return enqueue(new QueuedCallback(fn, args, undefined));
   }
 
@@ -186,7 +226,9 @@ export class Hub {
   }
 
   set maxBlockingTime(ms: number) {
-    if (typeof ms !== 'number' || !(ms >= 0)) throw new TypeError(`Expected a number >= 0 for maxBlockingTime but received ${String(ms)}`);
+    if (typeof ms !== 'number') throw invalidArgument('maxBlockingTime', 'a number of milliseconds >= 0 (0 for off)', ms);
+    if (!(ms >= 0)) throw invalidArgument('maxBlockingTime', 'a number of milliseconds >= 0 (0 for off)', ms, true);
+    if (ms === Infinity) ms = 0; // never reported: the same as off
     setMaxBlockingTime(ms);
   }
 }
@@ -467,13 +509,16 @@ function wakeWaiter(waiter: Waiter<void>): void {
 /**
  * Blocks the current greenlet for `ms` milliseconds. `sleep(0)` (the default) lets every other
  * greenlet that is ready to run go first, round robin, and comes back on the next hub turn.
- * @throws BlockingOnHubError in a loop callback outside any greenlet.
+ * Times follow the rule of src/validate.ts: negative is 0, Infinity sleeps until killed, any
+ * length is honoured (timers are chained past Node's 2**31 - 1 ms).
+ * @throws TypeError if `ms` is not a number, RangeError if it is NaN; BlockingOnHubError in a
+ *   loop callback outside any greenlet.
  */
-export function sleep(ms = 0): void {
-  if (typeof ms !== 'number' || Number.isNaN(ms)) throw new TypeError(`Expected a number of milliseconds for ms but received ${String(ms)}`);
+export function sleep(ms?: number): void {
+  const delay = checkDelay(ms, 'ms');
   assertCanBlock();
   const waiter = new Waiter<void>();
-  if (ms <= 0) {
+  if (delay === 0) {
     const callback = callSoon(wakeWaiter, waiter);
     try {
       waiter.get();
@@ -482,20 +527,17 @@ export function sleep(ms = 0): void {
     }
     return;
   }
-  if (ms > MAX_TIMER_MS) {
-    waiter.get(); // never woken by a timer: only a kill or a Timeout ends it
-    return;
-  }
-  const timer = setTimeout(wakeWaiter, ms, waiter);
+  // Infinity arms nothing: only a kill or a Timeout ends it.
+  const timer = setLongTimeout(wakeWaiter, delay, waiter);
   try {
     waiter.get();
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
 }
 
-/** @internal Node runs timers longer than this after 1 ms: treat them as never firing. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** @internal Node's longest single timer (long-timer.ts chains past it). */
+export { MAX_TIMER_MS } from './long-timer';
 
 /**
  * Blocks the current greenlet until the hub is idle: a turn has run and left no other callback

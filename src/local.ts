@@ -1,6 +1,7 @@
 // local(): fiber-local storage (gevent.local). Each fiber sees its own properties on the same
 // object; the main fiber (the hub and top-level code) is a fiber like the others.
 import { Fiber } from './fiber';
+import { checkOptionalFunction } from './validate';
 
 /**
  * Returns an object whose properties are local to the fiber that reads or writes them
@@ -14,7 +15,7 @@ import { Fiber } from './fiber';
  * ```
  */
 export function local<T extends object = Record<string | symbol, any>>(init?: () => T): T {
-  if (init !== undefined && typeof init !== 'function') throw new TypeError(`Expected a function (or undefined) for init but received ${typeof init}`);
+  checkOptionalFunction(init, 'init');
   const views = new WeakMap<Fiber, object>();
   const view = (): object => {
     const fiber = Fiber.current;

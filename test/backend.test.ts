@@ -46,7 +46,7 @@ describe('GREENFIBER_BACKEND', () => {
   it('rejects a value that names no backend, naming the variable', () => {
     const result = runFixture('fiber-backend.js', [], { env: { GREENFIBER_BACKEND: 'green' } });
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toMatch(/Expected 'thread' or 'tcb' for the environment variable GREENFIBER_BACKEND but received "green"/);
+    expect(result.stderr).toMatch(/Expected 'thread' or 'tcb' for the environment variable GREENFIBER_BACKEND but received a string "green"/);
   });
 });
 
