@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "greenfiber",
-      "sources": ["native/handoff.cc", "native/fiber_core.cc", "native/binding.cc"],
+      "sources": ["native/handoff.cc", "native/tcb.cc", "native/fiber_core.cc", "native/binding.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],

@@ -3,6 +3,10 @@
 // p-limit, and Python gevent + requests (when Debian's /usr/bin/python3 has them). Each crawls the
 // whole site (~3,300 URLs) with the same concurrency, robots.txt, redirects followed inline, the
 // same href extraction and JSON lines written to a file. Prints pages/s, medians (see bench/run.mjs).
+// Then the crawl sweep: 10 KB pages from a server process (bench/page-server.mjs), greenfiber
+// greenlets with greenfiber/http against async/await workers on undici, at 10, 100 and 1,000 at
+// once, each greenfiber backend in its own row; every measurement is a fresh process
+// (bench/crawl-sweep-child.mjs), the styles taking turns so that load drift hits them alike.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { appendFile, writeFile } from 'node:fs/promises';
@@ -179,7 +183,54 @@ function geventCrawl(interpreter, out) {
   });
 }
 
+const SWEEP_PAGES = Number(process.env.BENCH_SWEEP_PAGES ?? 4000);
+const SWEEP_BACKENDS = ['tcb', 'thread'];
+
+function sweepOnce(base, style, concurrency, backend) {
+  const child = spawnSync(process.execPath, [join(root, 'bench', 'crawl-sweep-child.mjs'), style, base, String(concurrency), String(SWEEP_PAGES)], {
+    encoding: 'utf8',
+    timeout: 5 * 60_000,
+    env: { ...process.env, GREENFIBER_BACKEND: backend ?? '' },
+  });
+  if (child.status !== 0) {
+    process.stderr.write(`crawl sweep: ${style} ${backend ?? ''} C=${concurrency} failed (${child.status ?? child.signal})\n${child.stderr}\n`);
+    return null;
+  }
+  return JSON.parse(child.stdout.trim().split('\n').pop()).pagesPerSecond;
+}
+
+async function crawlSweep() {
+  const pageServer = spawn(process.execPath, [join(root, 'bench', 'page-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const base = await new Promise((resolve, reject) => {
+      createInterface({ input: pageServer.stdout }).once('line', resolve);
+      pageServer.once('exit', (code) => reject(new Error(`page server exited (${code})`)));
+    });
+    for (const concurrency of [10, 100, 1000]) {
+      const group = `crawl sweep: ${SWEEP_PAGES} pages of 10 KB, ${concurrency} at once`;
+      const rows = [['async/await', 'async', undefined], ...SWEEP_BACKENDS.map((b) => [`greenfiber, ${b} backend`, 'green', b])];
+      const runs = rows.map(() => []);
+      const failed = rows.map(() => false);
+      for (let run = 0; run < RUNS; run++) {
+        for (let k = 0; k < rows.length; k++) {
+          const i = (k + run) % rows.length; // rotate who goes first
+          const value = failed[i] ? null : sweepOnce(base, rows[i][1], concurrency, rows[i][2]);
+          if (value === null) failed[i] = true;
+          else runs[i].push(value);
+        }
+      }
+      rows.forEach(([name], i) => {
+        if (failed[i]) console.log(JSON.stringify({ group, note: `${name}: a run failed (see stderr); no figure` }));
+        else console.log(JSON.stringify({ group, name, value: +median(runs[i]).toFixed(1), unit: 'pages/s', runs: runs[i].map((v) => +v.toFixed(1)) }));
+      });
+    }
+  } finally {
+    pageServer.kill('SIGTERM');
+  }
+}
+
 try {
+  await crawlSweep();
   const green = [];
   const baseline = [];
   await greenfiberCrawl(join(tmp, 'warm-green.jsonl')); // warm up the JIT and both crawlers

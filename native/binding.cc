@@ -21,6 +21,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "fiber_core.h"
@@ -238,21 +239,30 @@ void FinalizeAddon(Napi::Env, Addon* addon) { addon->Unref(); }  // the env's ow
 
 Addon* AddonOf(const Napi::CallbackInfo& info) { return info.Env().GetInstanceData<Addon>(); }
 
-// setup(entry, orphan, { spinNs, pin }) -> main handle. Once per environment, on its main thread.
+// setup(entry, orphan, { spinNs, pin, backend }) -> main handle. Once per environment, on its main
+// thread. backend: 'tcb' for the in-thread backend (src/fiber.ts checks tcbSupported first),
+// anything else for the thread hand-off.
 Napi::Value Setup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Addon* addon = AddonOf(info);
   if (addon->state_ != nullptr) return addon->main_handle_.Value();
   if (!info[0].IsFunction() || !info[1].IsFunction()) return env.Undefined();
   HandoffPolicy policy;
+  IsolateState::Backend backend = IsolateState::Backend::kThread;
   if (info[2].IsObject()) {
     Napi::Object options = info[2].As<Napi::Object>();
     Napi::Value spin = options.Get("spinNs");
     if (spin.IsNumber()) policy.spin_ns = spin.As<Napi::Number>().Int64Value();
     policy.pin = options.Get("pin").ToBoolean().Value();
+    Napi::Value name = options.Get("backend");
+    std::string why;
+    if (name.IsString() && name.As<Napi::String>().Utf8Value() == "tcb" &&
+        TcbBackend::Supported(&why)) {
+      backend = IsolateState::Backend::kTcb;
+    }
   }
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  addon->state_ = new IsolateState(isolate, isolate->GetCurrentContext(), addon, policy);
+  addon->state_ = new IsolateState(isolate, isolate->GetCurrentContext(), addon, policy, backend);
   addon->entry_ = Napi::Persistent(info[0].As<Napi::Function>());
   addon->orphan_ = Napi::Persistent(info[1].As<Napi::Function>());
 
@@ -316,7 +326,7 @@ Napi::Value Current(const Napi::CallbackInfo& info) {
   return handle != nullptr ? handle->Value() : info.Env().Undefined();
 }
 
-// stats() -> { threads, idle, started }
+// stats() -> { backend, threads, idle, started, orphans, switches, hotWakes, coldWakes }
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Addon* addon = AddonOf(info);
@@ -327,6 +337,10 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   out.Set("idle", Napi::Number::New(env, static_cast<double>(stats.idle)));
   out.Set("started", Napi::Number::New(env, static_cast<double>(stats.started)));
   out.Set("orphans", Napi::Number::New(env, static_cast<double>(addon->orphans_.size())));
+  out.Set("backend", stats.backend == IsolateState::Backend::kTcb ? "tcb" : "thread");
+  out.Set("switches", Napi::Number::New(env, static_cast<double>(stats.switches)));
+  out.Set("hotWakes", Napi::Number::New(env, static_cast<double>(stats.hot_wakes)));
+  out.Set("coldWakes", Napi::Number::New(env, static_cast<double>(stats.cold_wakes)));
   return out;
 }
 
@@ -371,6 +385,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // The V8 ABI this file was compiled for. Node checks it only for non-Node-API addons, and this one
   // registers through Node-API while using V8's API: src/binding.ts compares it before any call.
   exports.Set("nodeModuleVersion", Napi::Number::New(env, NODE_MODULE_VERSION));
+  // Why the in-thread backend cannot run here, or "" where it can.
+  std::string why;
+  exports.Set("tcbUnsupported", TcbBackend::Supported(&why) ? std::string() : why);
   return exports;
 }
 

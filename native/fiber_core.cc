@@ -34,6 +34,7 @@ class Worker {
     self->stack_limit_ = reinterpret_cast<uintptr_t>(stack_lo) + kStackReserve;
     self->stack_lo_ = stack_lo;
     for (;;) {
+      self->parks_before_ = self->baton_.parks();
       self->baton_.Wait(self->owner_->policy_);
       // Acquire pairs with the release in Teardown(): exit_ is read after the baton was posted.
       if (self->exit_.load(std::memory_order_acquire)) break;
@@ -48,6 +49,7 @@ class Worker {
   Fiber* fiber_ = nullptr;  // the fiber this thread runs; null while pooled
   uintptr_t stack_limit_ = 0;
   void* stack_lo_ = nullptr;  // the lowest address of this thread's stack
+  uint32_t parks_before_ = 0;  // baton_.parks() before the wait that started the fiber
   std::atomic<bool> exit_{false};
 };
 
@@ -56,10 +58,14 @@ Fiber::Fiber(IsolateState* owner, bool is_main) : owner_(owner), is_main_(is_mai
 }
 
 IsolateState::IsolateState(v8::Isolate* isolate, v8::Local<v8::Context> context, Host* host,
-                           HandoffPolicy policy)
+                           HandoffPolicy policy, Backend backend)
     : isolate_(isolate), context_(isolate, context), host_(host), policy_(policy) {
   main_ = new Fiber(this, true);
   current_ = main_;
+  if (backend == Backend::kTcb) {
+    tcb_ = new TcbBackend(kStackSize, kStackReserve);
+    return;  // one kernel thread: nothing to pin
+  }
   if (policy_.pin) {
     pinned_cpu_ = sched_getcpu();
     cpu_set_t set;
@@ -70,6 +76,7 @@ IsolateState::IsolateState(v8::Isolate* isolate, v8::Local<v8::Context> context,
 }
 
 IsolateState::~IsolateState() {
+  delete tcb_;
   for (Fiber* fiber : released_) delete fiber;
   delete main_;
   for (Worker* worker : all_workers_) delete worker;
@@ -82,6 +89,12 @@ Baton* IsolateState::BatonOf(Fiber* fiber) {
 }
 
 bool IsolateState::Attach(Fiber* fiber) {
+  if (tcb_ != nullptr) {
+    fiber->donor_ = tcb_->Acquire(&IsolateState::RunOnDonor, fiber);
+    if (fiber->donor_ == nullptr) return false;
+    started_.insert(fiber);
+    return true;
+  }
   Worker* worker;
   if (!idle_.empty()) {
     worker = idle_.back();
@@ -145,6 +158,29 @@ void IsolateState::RestoreContinuationData(Fiber* fiber) {
 #endif
 }
 
+// V8 before 12 (Node 20) records the stack start that its conservative stack scan (cppgc's final
+// pause) walks to once per isolate, when a thread enters it, and Locker/Unlocker do not archive it:
+// the last fiber thread to enter would win, and a GC on any other thread would scan from its own
+// stack pointer to that thread's stack top, crossing unmapped guard pages. So a thread leaving the
+// isolate exits it fully, and the first Enter after the lock is retaken re-reads the stack start of
+// the thread that really runs. V8 12+ keeps the stack start per thread: nothing to do there.
+int IsolateState::ExitFully() {
+#if V8_MAJOR_VERSION < 12
+  int entries = 0;
+  while (isolate_->IsCurrent()) {
+    isolate_->Exit();
+    ++entries;
+  }
+  return entries;
+#else
+  return 0;
+#endif
+}
+
+void IsolateState::Reenter(int entries) {
+  for (int i = 0; i < entries; ++i) isolate_->Enter();
+}
+
 bool IsolateState::Transfer(Fiber* target) {
   Fiber* self = current_;
   if (target->state_ == FiberState::kUnstarted && !Attach(target)) return false;
@@ -152,13 +188,24 @@ bool IsolateState::Transfer(Fiber* target) {
   MakeCurrent(target);
   host_->OnSuspended(self);
   SaveContinuationData(self);
+  ++switches_;
+  uint32_t parks_before = 0;
+  const int entries = ExitFully();
   {
     // Releases the isolate: V8 archives this thread's stack and state until the Unlocker ends.
     v8::Unlocker unlocker(isolate_);
-    BatonOf(target)->Post();
-    void* release = self->stack_release_pending_ ? self->worker_->stack_lo_ : nullptr;
-    if (BatonOf(self)->Wait(policy_, release)) self->stack_release_pending_ = false;
+    if (tcb_ != nullptr) {
+      // Runs the target on this thread; returns when some fiber switches back to this one.
+      tcb_->Switch(ContextOf(self), ContextOf(target));
+    } else {
+      BatonOf(target)->Post();
+      void* release = self->stack_release_pending_ ? self->worker_->stack_lo_ : nullptr;
+      parks_before = BatonOf(self)->parks();
+      if (BatonOf(self)->Wait(policy_, release)) self->stack_release_pending_ = false;
+    }
   }
+  Reenter(entries);
+  if (tcb_ == nullptr) CountWake(*BatonOf(self), parks_before);
   // Whoever handed the isolate back made us current_ before posting our baton.
   RestoreContinuationData(self);
   if (self->terminate_on_resume_) {
@@ -170,13 +217,43 @@ bool IsolateState::Transfer(Fiber* target) {
   return true;
 }
 
+void IsolateState::CountWake(const Baton& baton, uint32_t parks_before) {
+  if (baton.parks() != parks_before) {
+    ++cold_wakes_;
+  } else {
+    ++hot_wakes_;
+  }
+}
+
+TcbContext* IsolateState::ContextOf(Fiber* fiber) {
+  return fiber->is_main_ ? tcb_->main_context() : TcbBackend::ContextOf(fiber->donor_);
+}
+
 void IsolateState::RunFiber(Worker* worker) {
+  Fiber* next = RunToEnd(worker->fiber_, worker->stack_limit_);
+  // The isolate is unlocked and exited: hand it over. If `next` was pooled on this very thread's
+  // list it cannot be us: we were pushed after Attach() picked it.
+  BatonOf(next)->Post();
+}
+
+void IsolateState::RunOnDonor(void* arg) {
+  Fiber* fiber = static_cast<Fiber*>(arg);
+  IsolateState* self = fiber->owner_;
+  TcbContext* context = TcbBackend::ContextOf(fiber->donor_);
+  Fiber* next = self->RunToEnd(fiber, self->tcb_->StackLimit(fiber->donor_));
+  // The donor is pooled again but nothing can take it before we leave: only this thread runs the
+  // isolate, and it is here. Its context is rebuilt when it is taken; this one is abandoned.
+  self->tcb_->Switch(context, self->ContextOf(next));
+  __builtin_trap();  // nothing switches to a context abandoned by a dead fiber
+}
+
+Fiber* IsolateState::RunToEnd(Fiber* fiber, uintptr_t stack_limit) {
   Fiber* next = nullptr;
   {
     v8::Locker locker(isolate_);
     v8::Isolate::Scope isolate_scope(isolate_);
-    isolate_->SetStackLimit(worker->stack_limit_);
-    Fiber* fiber = worker->fiber_;
+    isolate_->SetStackLimit(stack_limit);
+    if (tcb_ == nullptr) CountWake(fiber->worker_->baton_, fiber->worker_->parks_before_);
     {
       v8::HandleScope handle_scope(isolate_);
       v8::Context::Scope context_scope(context_.Get(isolate_));
@@ -190,8 +267,10 @@ void IsolateState::RunFiber(Worker* worker) {
     }
     fiber->state_ = FiberState::kDead;
     fiber->continuation_data_.Reset();
+    Worker* worker = fiber->worker_;
+    Donor* donor = fiber->donor_;
     fiber->worker_ = nullptr;
-    worker->fiber_ = nullptr;
+    fiber->donor_ = nullptr;
     started_.erase(fiber);
     host_->OnDead(fiber);
     if (released_.erase(fiber) != 0) delete fiber;
@@ -201,12 +280,16 @@ void IsolateState::RunFiber(Worker* worker) {
         (next->state_ == FiberState::kUnstarted && !Attach(next))) {
       next = main_;
     }
+    ++switches_;
     MakeCurrent(next);
-    idle_.push_back(worker);
+    if (worker != nullptr) {
+      worker->fiber_ = nullptr;
+      idle_.push_back(worker);
+    } else {
+      tcb_->Recycle(donor);
+    }
   }
-  // The isolate is unlocked and exited: hand it over. If `next` was pooled on this very thread's
-  // list it cannot be us: we were pushed after Attach() picked it.
-  BatonOf(next)->Post();
+  return next;
 }
 
 void IsolateState::Release(Fiber* fiber) {
@@ -245,6 +328,7 @@ void IsolateState::Teardown() {
     // fiber may be between its Locker's release and its next Wait(): unlock so nothing waits on us.
     v8::Unlocker unlocker(isolate_);
     for (Worker* worker : all_workers_) pthread_join(worker->thread_, nullptr);
+    if (tcb_ != nullptr) tcb_->Shutdown();
   }
   idle_.clear();
   // V8 handles must go while the isolate lives: this object may outlive it (see binding.cc).
@@ -253,7 +337,11 @@ void IsolateState::Teardown() {
 }
 
 IsolateState::Stats IsolateState::stats() const {
-  return Stats{all_workers_.size(), idle_.size(), started_.size()};
+  if (tcb_ != nullptr) {
+    return Stats{tcb_->threads(), tcb_->idle(), started_.size(), Backend::kTcb, switches_, 0, 0};
+  }
+  return Stats{all_workers_.size(), idle_.size(), started_.size(), Backend::kThread,
+               switches_,           hot_wakes_,   cold_wakes_};
 }
 
 }  // namespace greenfiber

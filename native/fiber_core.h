@@ -1,4 +1,9 @@
-// The fiber core: stackful fibers as OS threads that take turns holding one V8 isolate.
+// The fiber core: stackful fibers that take turns holding one V8 isolate, each a V8 thread of its own.
+//
+// Two backends carry the fibers. The thread hand-off (below) gives each fiber an OS thread; the
+// in-thread backend (tcb.h) runs every fiber on the isolate's own thread, on a borrowed pthread's
+// stack and TLS, and switches without the kernel. Both switch inside the same v8::Unlocker, so
+// everything here but the few lines choosing one is common to both.
 //
 // Design. V8 only knows the stacks of threads it has archived through v8::Locker/v8::Unlocker, so
 // every fiber runs on an OS thread of its own and exactly one thread of an isolate holds the
@@ -19,6 +24,7 @@
 #include <vector>
 
 #include "handoff.h"
+#include "tcb.h"
 
 namespace greenfiber {
 
@@ -51,6 +57,8 @@ class Fiber {
   FiberState state_ = FiberState::kUnstarted;
   // The thread running this fiber; set while started and not dead (never for the main fiber).
   Worker* worker_ = nullptr;
+  // The in-thread backend's donor whose stack and TCB this fiber runs on, likewise.
+  Donor* donor_ = nullptr;
   // Set by Teardown(): when this fiber resumes it terminates its JavaScript instead.
   bool terminate_on_resume_ = false;
   // True from the fiber's start until it first parks in the kernel: that park releases the stack
@@ -83,8 +91,10 @@ class Host {
 // batons (see handoff.h) and Worker::exit_, which are handed across threads on purpose.
 class IsolateState {
  public:
+  enum class Backend : uint8_t { kThread = 0, kTcb = 1 };
+
   IsolateState(v8::Isolate* isolate, v8::Local<v8::Context> context, Host* host,
-               HandoffPolicy policy);
+               HandoffPolicy policy, Backend backend = Backend::kThread);
   ~IsolateState();
 
   v8::Isolate* isolate() const { return isolate_; }
@@ -108,9 +118,13 @@ class IsolateState {
   void Teardown();
 
   struct Stats {
-    size_t threads;    // OS threads alive (running, suspended or pooled)
+    size_t threads;    // OS threads alive (running, suspended or pooled; donors for kTcb)
     size_t idle;       // pooled threads waiting for a fiber
     size_t started;    // fibers started and not yet dead
+    Backend backend;
+    uint64_t switches;    // transfers of the isolate from one fiber to another
+    uint64_t hot_wakes;   // kThread: the woken thread was spinning and saw the baton at once
+    uint64_t cold_wakes;  // kThread: the woken thread had parked in the kernel (a futex wake)
   };
   Stats stats() const;
 
@@ -120,12 +134,24 @@ class IsolateState {
   bool Attach(Fiber* fiber);
   // The body of a worker thread for one fiber; see Worker::Main.
   void RunFiber(Worker* worker);
+  // The first frame of a fiber on a donor's stack (in-thread backend); never returns.
+  static void RunOnDonor(void* fiber);
+  // Runs a started fiber's JavaScript to its end with the isolate locked, and makes the fiber to
+  // hand over to current; returns it. The caller hands the isolate over once the lock is gone.
+  Fiber* RunToEnd(Fiber* fiber, uintptr_t stack_limit);
+  // Counts a wake of the calling fiber's thread after a baton wait (thread hand-off).
+  void CountWake(const Baton& baton, uint32_t parks_before);
   // Makes `next` the running fiber after the caller stopped running (lock held).
   void MakeCurrent(Fiber* next);
   void SaveContinuationData(Fiber* fiber);
   void RestoreContinuationData(Fiber* fiber);
   Baton* BatonOf(Fiber* fiber);
+  TcbContext* ContextOf(Fiber* fiber);
   void DeleteFiber(Fiber* fiber);
+  // Exits the isolate as often as this thread entered it (V8 < 12 only; see fiber_core.cc) and
+  // returns how often; Reenter() enters it that many times again once the lock is retaken.
+  int ExitFully();
+  void Reenter(int entries);
 
   v8::Isolate* const isolate_;
   v8::Global<v8::Context> context_;
@@ -136,6 +162,11 @@ class IsolateState {
   Fiber* main_;
   Fiber* current_;
   Baton main_baton_;
+  // The in-thread backend; null for the thread hand-off.
+  TcbBackend* tcb_ = nullptr;
+  uint64_t switches_ = 0;
+  uint64_t hot_wakes_ = 0;
+  uint64_t cold_wakes_ = 0;
   // Fibers started and not dead (suspended, or running on their thread). Owned jointly with the
   // host: a fiber the host released is deleted when it leaves this set.
   std::unordered_set<Fiber*> started_;

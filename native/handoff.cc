@@ -108,6 +108,7 @@ bool Baton::Wait(const HandoffPolicy& policy, void* stack_lo) {
     if (misses_ < kSpinGiveUp) ++misses_;
   }
   bool released = false;
+  bool slept = false;
   for (;;) {
     uint32_t seen = word_.load(std::memory_order_acquire);
     if (seen == kPosted) break;
@@ -120,6 +121,10 @@ bool Baton::Wait(const HandoffPolicy& policy, void* stack_lo) {
       ReleaseStackBelow(stack_lo);
       released = true;
       if (word_.load(std::memory_order_acquire) == kPosted) break;
+    }
+    if (!slept) {
+      slept = true;
+      ++parks_;
     }
     FutexWait(&word_, kSleeping);
   }

@@ -30,6 +30,8 @@ class Baton {
   // hundred bytes deeper than the suspension point on a fiber's first switch).
   // Returns whether it parked in the kernel and released the stack.
   bool Wait(const HandoffPolicy& policy, void* stack_lo = nullptr);
+  // How many Wait() calls parked in the kernel so far. Owner-only, like Wait().
+  uint32_t parks() const { return parks_; }
 
  private:
   enum : uint32_t { kEmpty = 0, kPosted = 1, kSleeping = 2 };
@@ -42,6 +44,7 @@ class Baton {
   // kSpinRetryEvery waits have passed. Not shared, so not atomic.
   uint32_t misses_ = 0;
   uint32_t waits_since_retry_ = 0;
+  uint32_t parks_ = 0;
 };
 
 }  // namespace greenfiber

@@ -6,16 +6,31 @@ import { NativeLoadError } from './errors';
 /** The native fiber core (native/binding.cc). Handles are opaque; every call returns a status, never throws. */
 export interface NativeBinding {
   FiberHandle: new (adopt?: unknown) => object;
-  setup(entry: () => object | undefined, orphan: (handle: object) => void, options: { spinNs: number; pin: boolean }): object;
+  setup(
+    entry: () => object | undefined,
+    orphan: (handle: object) => void,
+    options: { spinNs: number; pin: boolean; backend: 'thread' | 'tcb' },
+  ): object;
   transfer(handle: object): number;
   state(handle: object): number;
   current(): object;
-  stats(): { threads: number; idle: number; started: number; orphans: number };
+  stats(): {
+    backend: 'thread' | 'tcb';
+    threads: number;
+    idle: number;
+    started: number;
+    orphans: number;
+    switches: number;
+    hotWakes: number;
+    coldWakes: number;
+  };
   runLoopOnce(): boolean;
   loopAlive(): boolean;
   abiVersion: number;
   /** NODE_MODULE_VERSION of the headers the file was compiled against (checked by load()). */
   nodeModuleVersion: number;
+  /** Why the in-thread backend cannot run in this process, or '' where it can. */
+  tcbUnsupported: string;
 }
 
 const packageRoot = path.resolve(__dirname, '..');

@@ -2,6 +2,7 @@
 // errors thrown in at the suspension point, finished fibers returning to their parent.
 import { AsyncResource } from 'node:async_hooks';
 import { attach, detach } from './async-context';
+import { type BackendName, chooseBackend, guardSetIdCalls } from './backend';
 import { describe, invalidArgument, readOptions } from './validate';
 import { binding } from './binding';
 import { FiberError, FiberExit } from './errors';
@@ -269,11 +270,12 @@ function unwindOrphan(handle: object): void {
   }
 }
 
-function policyFromEnv(): { spinNs: number; pin: boolean } {
+function policyFromEnv(): { spinNs: number; pin: boolean; backend: BackendName } {
   const spin = Number(process.env.GREENFIBER_SPIN_NS);
   return {
     spinNs: Number.isFinite(spin) && spin >= 0 ? spin : 20_000,
     pin: process.env.GREENFIBER_PIN === '1',
+    backend: chooseBackend(),
   };
 }
 
@@ -298,8 +300,36 @@ globals[kRuntime] = binding;
 
 let mainFiber: Fiber = undefined as never;
 mainFiber = new Fiber(kAdopt as never, binding.setup(entry, unwindOrphan, policyFromEnv()) as never);
+if (binding.stats().backend === 'tcb') {
+  const mainHandle = Fiber.handleOf(mainFiber);
+  guardSetIdCalls(() => binding.current() !== mainHandle);
+}
 
-/** Native counters for tests and diagnostics: OS threads, pooled threads, started fibers. */
-export function fiberStats(): { threads: number; idle: number; started: number; orphans: number } {
+/** What fiberStats() reports. Counts are for this thread's isolate (each worker_thread has its own). */
+export interface FiberStats {
+  /** `'tcb'`: fibers run on this thread on borrowed stacks (GREENFIBER_BACKEND); `'thread'`: one OS thread each. */
+  backend: BackendName;
+  /** OS threads alive for fibers: running, suspended or pooled (for `'tcb'`: parked donor threads). */
+  threads: number;
+  /** Pooled threads waiting for a fiber. */
+  idle: number;
+  /** Fibers started and not yet dead. */
+  started: number;
+  /** Collected suspended fibers waiting to be unwound. */
+  orphans: number;
+  /** Times control passed from one fiber to another since the isolate started. */
+  switches: number;
+  /** `'thread'` only (0 for `'tcb'`): wakes where the woken thread was still spinning (cheap, ~1-2 µs). */
+  hotWakes: number;
+  /** `'thread'` only (0 for `'tcb'`): wakes where the woken thread had parked in the kernel (10-40 µs each). */
+  coldWakes: number;
+}
+
+/**
+ * Native counters for diagnostics: the backend, threads, fibers and switches. A workload whose
+ * `coldWakes` is a large share of `switches` is paying the kernel for every switch (see README).
+ * Any fiber may call it; it never blocks.
+ */
+export function fiberStats(): FiberStats {
   return binding.stats();
 }

@@ -18,8 +18,10 @@ describe('garbage collection of suspended fibers', () => {
     const last = batches[19];
     expect(last.unwound).toBe(20_000);
     expect(last.started).toBe(0);
-    // Threads are bounded by one batch, not by the total; RSS does not grow with the batches.
-    expect(Math.max(...batches.map((b) => b.threads))).toBeLessThanOrEqual(1000);
+    // Threads are bounded by one batch, not by the total; RSS does not grow with the batches. The
+    // in-thread backend creates its donor threads up to 16 at a time, so it may hold a few spare.
+    const spare = batches[0].backend === 'tcb' ? 16 : 0;
+    expect(Math.max(...batches.map((b) => b.threads))).toBeLessThanOrEqual(1000 + spare);
     expect(last.rss).toBeLessThan(batches[1].rss * 1.5);
   });
 });

@@ -1,0 +1,321 @@
+// Donors, their pool and the stack + FS base switch. See tcb.h for the design.
+#include "tcb.h"
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__)
+#define GREENFIBER_TCB 1
+#endif
+
+#ifdef GREENFIBER_TCB
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#endif
+
+namespace greenfiber {
+
+#ifndef GREENFIBER_TCB
+
+bool TcbBackend::Supported(std::string* why) {
+  *why = "the in-thread backend needs Linux on x86-64 with glibc";
+  return false;
+}
+TcbBackend::TcbBackend(size_t stack_size, size_t reserve)
+    : stack_size_(stack_size), reserve_(reserve), swap_(nullptr) {}
+TcbBackend::~TcbBackend() = default;
+Donor* TcbBackend::Acquire(void (*)(void*), void*) { return nullptr; }
+void TcbBackend::Recycle(Donor*) {}
+TcbContext* TcbBackend::ContextOf(Donor*) { return nullptr; }
+uintptr_t TcbBackend::StackLimit(Donor*) const { return 0; }
+void TcbBackend::Switch(TcbContext*, const TcbContext*) { __builtin_trap(); }
+void TcbBackend::Shutdown() {}
+size_t TcbBackend::Spawn(size_t) { return 0; }
+size_t TcbBackend::SpawnBatch() const { return 0; }
+
+#else
+
+extern "C" {
+// Save callee-saved registers, MXCSR and the x87 control word on the running stack, store the
+// stack pointer in from->sp, load to->fs as FS base and to->sp as stack pointer, restore, return.
+void greenfiber_tcb_swap_wrfsbase(TcbContext* from, const TcbContext* to);
+void greenfiber_tcb_swap_syscall(TcbContext* from, const TcbContext* to);
+// First return target of a fresh context: calls r13(r12) and never returns.
+void greenfiber_tcb_start();
+// Parks the calling donor: saves its frame, moves to park_top, posts *ready, futex-waits until
+// *release is nonzero, then returns on its own stack.
+void greenfiber_tcb_park(uint32_t* ready, uint32_t* release, void** saved_sp, void* park_top);
+}
+
+asm(R"(
+  .text
+  .globl greenfiber_tcb_swap_wrfsbase
+  .type greenfiber_tcb_swap_wrfsbase, @function
+greenfiber_tcb_swap_wrfsbase:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movq %rsp, (%rdi)
+  movq 8(%rsi), %rax
+  wrfsbase %rax
+  movq (%rsi), %rsp
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size greenfiber_tcb_swap_wrfsbase, .-greenfiber_tcb_swap_wrfsbase
+
+  .globl greenfiber_tcb_swap_syscall
+  .type greenfiber_tcb_swap_syscall, @function
+greenfiber_tcb_swap_syscall:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %r8
+  movl $158, %eax
+  movl $0x1002, %edi
+  movq 8(%r8), %rsi
+  syscall
+  movq (%r8), %rsp
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size greenfiber_tcb_swap_syscall, .-greenfiber_tcb_swap_syscall
+
+  .globl greenfiber_tcb_start
+  .type greenfiber_tcb_start, @function
+greenfiber_tcb_start:
+  movq %r12, %rdi
+  callq *%r13
+  ud2
+  .size greenfiber_tcb_start, .-greenfiber_tcb_start
+
+  .globl greenfiber_tcb_park
+  .type greenfiber_tcb_park, @function
+greenfiber_tcb_park:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdx)
+  movq %rcx, %rsp
+  movq %rsi, %r12
+  movq %rdx, %r13
+  movl $1, (%rdi)
+  movl $202, %eax
+  movl $129, %esi
+  movl $1, %edx
+  syscall
+1:
+  movl (%r12), %eax
+  testl %eax, %eax
+  jnz 2f
+  movq %r12, %rdi
+  movl $202, %eax
+  movl $128, %esi
+  xorl %edx, %edx
+  xorl %r10d, %r10d
+  syscall
+  jmp 1b
+2:
+  movq (%r13), %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size greenfiber_tcb_park, .-greenfiber_tcb_park
+)");
+
+namespace {
+// The donor's own frames (start routine and glibc's start_thread) stay above this much of its
+// stack; fibers use the rest.
+constexpr size_t kDonorFrames = 16 * 1024;
+// The parked donor's private stack. Not tiny: glibc's set*id broadcast (SIGSETXID) and SIGCANCEL
+// cannot be blocked, so their signal frames and handlers run here.
+constexpr size_t kParkStack = 64 * 1024;
+constexpr uint32_t kInitialMxcsr = 0x1f80;
+constexpr uint32_t kInitialFpcw = 0x037f;
+// Donors created at once when the pool runs empty: their start-up overlaps on other cores. At most
+// kMaxSpawnBatch donors are ever spare beyond the fibers that used them.
+constexpr size_t kMinSpawnBatch = 2;
+constexpr size_t kMaxSpawnBatch = 16;
+
+uintptr_t CurrentFs() {
+  uintptr_t fs;
+  asm volatile("movq %%fs:0, %0" : "=r"(fs));  // glibc: the TCB's first word points at itself
+  return fs;
+}
+
+void FutexWait(uint32_t* word, uint32_t expected) {
+  syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+}
+
+void FutexWake(uint32_t* word) { syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0); }
+}  // namespace
+
+// A donor thread. Written by its own thread until `ready_` is posted (acquire/release pair), then
+// only by the owning isolate's thread; `release_` is written once by Shutdown().
+class Donor {
+ public:
+  static void* Main(void* arg) {
+    Donor* self = static_cast<Donor*>(arg);
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, nullptr);
+    pthread_attr_t attr;
+    void* stack_lo = nullptr;
+    size_t stack_size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      pthread_attr_getstack(&attr, &stack_lo, &stack_size);
+      pthread_attr_destroy(&attr);
+    }
+    self->stack_lo_ = reinterpret_cast<uintptr_t>(stack_lo);
+    self->stack_top_ =
+        (reinterpret_cast<uintptr_t>(__builtin_frame_address(0)) - kDonorFrames) & ~uintptr_t{15};
+    self->context_.fs = CurrentFs();
+    // From here on this thread runs only the assembly loop, on park_stack_.
+    greenfiber_tcb_park(&self->ready_, &self->release_, &self->park_sp_,
+                        self->park_stack_ + kParkStack);
+    return nullptr;
+  }
+
+  // Blocks until the donor has left its stack and TCB for good.
+  void WaitReady() {
+    // Acquire pairs with the donor's store of ready_ (a plain store followed by a futex wake, which
+    // is a full barrier): stack_lo_, stack_top_ and context_.fs are visible after it.
+    while (__atomic_load_n(&ready_, __ATOMIC_ACQUIRE) == 0) FutexWait(&ready_, 0);
+  }
+
+  pthread_t thread_{};
+  TcbContext context_;
+  uintptr_t stack_lo_ = 0;
+  uintptr_t stack_top_ = 0;
+  uint32_t ready_ = 0;
+  uint32_t release_ = 0;
+  void* park_sp_ = nullptr;
+  char* park_stack_ = new char[kParkStack];
+  ~Donor() { delete[] park_stack_; }
+};
+
+bool TcbBackend::Supported(std::string*) { return true; }
+
+TcbBackend::TcbBackend(size_t stack_size, size_t reserve)
+    : stack_size_(stack_size), reserve_(reserve) {
+  main_.fs = CurrentFs();
+  Spawn(kMinSpawnBatch);  // ready by the time the first fiber starts
+  const char* force = getenv("GREENFIBER_TCB_NO_WRFSBASE");
+  bool wrfsbase = (getauxval(AT_HWCAP2) & 2 /* HWCAP2_FSGSBASE */) != 0;
+  if (force != nullptr && force[0] == '1') wrfsbase = false;
+  swap_ = wrfsbase ? greenfiber_tcb_swap_wrfsbase : greenfiber_tcb_swap_syscall;
+}
+
+TcbBackend::~TcbBackend() { Shutdown(); }
+
+size_t TcbBackend::Spawn(size_t count) {
+  std::vector<Donor*> made;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, stack_size_ + kDonorFrames);
+  for (size_t i = 0; i < count; ++i) {
+    Donor* donor = new Donor();
+    if (pthread_create(&donor->thread_, &attr, &Donor::Main, donor) != 0) {
+      delete donor;
+      break;
+    }
+    made.push_back(donor);
+    all_.push_back(donor);
+  }
+  pthread_attr_destroy(&attr);
+  // The first created is taken first: it has had the longest to start.
+  idle_.insert(idle_.end(), made.rbegin(), made.rend());
+  return made.size();
+}
+
+size_t TcbBackend::SpawnBatch() const {
+  return std::clamp<size_t>(all_.size() / 8, kMinSpawnBatch, kMaxSpawnBatch);
+}
+
+Donor* TcbBackend::Acquire(void (*entry)(void*), void* arg) {
+  if (idle_.empty() && Spawn(SpawnBatch()) == 0) return nullptr;
+  Donor* donor = idle_.back();
+  idle_.pop_back();
+  // Creates the next donors ahead of need: they start on other cores while this one runs, so a
+  // burst of new fibers rarely waits for a thread to be scheduled. Failure here is not an error.
+  if (idle_.empty()) Spawn(SpawnBatch());
+  donor->WaitReady();
+  // A fresh frame at the top of the fiber part of the stack, as greenfiber_tcb_swap_* leaves one:
+  // [csr][r15][r14][r13 = entry][r12 = arg][rbx][rbp][return = greenfiber_tcb_start].
+  uintptr_t* top = reinterpret_cast<uintptr_t*>(donor->stack_top_);
+  top[-1] = reinterpret_cast<uintptr_t>(&greenfiber_tcb_start);
+  top[-2] = 0;  // rbp
+  top[-3] = 0;  // rbx
+  top[-4] = reinterpret_cast<uintptr_t>(arg);
+  top[-5] = reinterpret_cast<uintptr_t>(entry);
+  top[-6] = 0;
+  top[-7] = 0;
+  top[-8] = kInitialMxcsr | (uint64_t{kInitialFpcw} << 32);
+  donor->context_.sp = &top[-8];
+  return donor;
+}
+
+void TcbBackend::Recycle(Donor* donor) { idle_.push_back(donor); }
+
+TcbContext* TcbBackend::ContextOf(Donor* donor) { return &donor->context_; }
+
+uintptr_t TcbBackend::StackLimit(Donor* donor) const { return donor->stack_lo_ + reserve_; }
+
+void TcbBackend::Switch(TcbContext* from, const TcbContext* to) { swap_(from, to); }
+
+void TcbBackend::Shutdown() {
+  for (Donor* donor : all_) {
+    // Release pairs with the parked loop's read of release_; the wake makes it look.
+    __atomic_store_n(&donor->release_, 1, __ATOMIC_RELEASE);
+    FutexWake(&donor->release_);
+  }
+  for (Donor* donor : all_) {
+    pthread_join(donor->thread_, nullptr);
+    delete donor;
+  }
+  all_.clear();
+  idle_.clear();
+}
+
+#endif  // GREENFIBER_TCB
+
+}  // namespace greenfiber

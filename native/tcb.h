@@ -1,0 +1,87 @@
+// The in-thread backend: a fiber runs on the switching thread itself, on a borrowed pthread's
+// stack and thread control block (TCB). Nothing here knows of V8 or Node.
+//
+// Design. Every fiber needs a thread identity of its own for V8 (its thread_local isolate, thread
+// id and per-thread data) and for glibc (errno, malloc's tcache, pthread_self, the stack bounds
+// pthread_getattr_np reports). A donor is a real pthread, so glibc builds a genuine TCB with its
+// static TLS, and a stack; the donor blocks every signal it can, moves to a private park stack and
+// waits in a raw futex loop that never touches its own stack or TCB again. A switch saves the
+// callee-saved registers on the running stack and loads the other context's stack pointer and FS
+// base (the TLS pointer): `wrfsbase` where the kernel allows it (AT_HWCAP2 has HWCAP2_FSGSBASE),
+// else the arch_prctl(ARCH_SET_FS) system call. No kernel scheduling is involved in a switch.
+// When the backend shuts down, each donor is woken, jumps back onto its own untouched frames and
+// returns from its start routine: an ordinary pthread exit, joined.
+//
+// Linux x86-64 with glibc only (Supported() says so elsewhere; the thread hand-off is the fallback).
+// arm64, planned: the switch saves x19-x30 and d8-d15, swaps sp and TPIDR_EL0 (`msr tpidr_el0` is
+// allowed at EL0: no system call), and reads a donor's thread pointer with `mrs` in the donor; glibc
+// there uses TLS variant I (the thread pointer points at the TCB's end, TLS above it), which changes
+// nothing here because the donor publishes its own register value rather than a computed address.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace greenfiber {
+
+// A saved execution context: the stack pointer of its suspended frame and its FS base.
+struct TcbContext {
+  void* sp = nullptr;
+  uintptr_t fs = 0;
+};
+
+class Donor;
+
+// One isolate's donors and its main context. Used only by the thread that owns the isolate (the
+// one that switches), so nothing here is shared across threads except each donor's futex words.
+class TcbBackend {
+ public:
+  // Whether this process can run the in-thread backend; if not, *why says what is missing.
+  static bool Supported(std::string* why);
+
+  // `stack_size`: each donor's stack, of which `reserve` (below V8's stack limit) is kept for the
+  // native frames under V8's stack check. Records the calling thread as the main context.
+  TcbBackend(size_t stack_size, size_t reserve);
+  ~TcbBackend();  // Shuts down if Shutdown() was not called.
+  TcbBackend(const TcbBackend&) = delete;
+  TcbBackend& operator=(const TcbBackend&) = delete;
+
+  // Takes a pooled donor (or creates donors) and prepares it to call entry(arg) on its stack and
+  // TCB when first switched to. Null if no thread could be created.
+  Donor* Acquire(void (*entry)(void*), void* arg);
+  // Puts a donor back into the pool. May be called by the fiber running on it: its context is
+  // rebuilt by the next Acquire(), and nothing else runs until that fiber switches away.
+  void Recycle(Donor* donor);
+
+  TcbContext* main_context() { return &main_; }
+  static TcbContext* ContextOf(Donor* donor);
+  // The lowest address JavaScript may use on the donor's stack (V8's stack limit).
+  uintptr_t StackLimit(Donor* donor) const;
+
+  // Saves the running context in *from and resumes *to; returns when something resumes *from.
+  void Switch(TcbContext* from, const TcbContext* to);
+
+  // Wakes and joins every donor. None may be in use (no fiber started and not dead).
+  void Shutdown();
+
+  size_t threads() const { return all_.size(); }
+  size_t idle() const { return idle_.size(); }
+
+ private:
+  // Creates up to `count` donors and adds them to the pool; returns how many it created.
+  size_t Spawn(size_t count);
+  // How many donors to create when the pool runs empty: grows with the pool, bounded.
+  size_t SpawnBatch() const;
+
+  const size_t stack_size_;
+  const size_t reserve_;
+  TcbContext main_;
+  // Pooled donors, newest last; a donor still starting up is taken last and waited for then.
+  std::vector<Donor*> idle_;
+  std::vector<Donor*> all_;
+  void (*swap_)(TcbContext*, const TcbContext*);
+};
+
+}  // namespace greenfiber

@@ -1,0 +1,56 @@
+// Which native backend carries the fibers (GREENFIBER_BACKEND), and the guards the in-thread one needs.
+import { binding } from './binding';
+import { FiberError } from './errors';
+import { describe } from './validate';
+
+/** `'tcb'`: fibers run on the switching thread itself; `'thread'`: each fiber is an OS thread. */
+export type BackendName = 'thread' | 'tcb';
+
+// The in-thread backend is the default wherever it can run (Linux x86-64 with glibc).
+const preferred: BackendName = 'tcb';
+
+/**
+ * The backend named by GREENFIBER_BACKEND (`thread` or `tcb`), else the default for this platform.
+ * @throws FiberError if the variable names no backend, or names `tcb` where it cannot run.
+ */
+export function chooseBackend(env: NodeJS.ProcessEnv = process.env): BackendName {
+  const name = env.GREENFIBER_BACKEND;
+  if (name === undefined || name === '') return binding.tcbUnsupported === '' ? preferred : 'thread';
+  if (name !== 'thread' && name !== 'tcb') {
+    throw new FiberError(`Expected 'thread' or 'tcb' for the environment variable GREENFIBER_BACKEND but received ${describe(name)}`);
+  }
+  if (name === 'tcb' && binding.tcbUnsupported !== '') {
+    throw new FiberError(`GREENFIBER_BACKEND=tcb cannot be used here: ${binding.tcbUnsupported}. Unset it or set it to 'thread'`);
+  }
+  return name;
+}
+
+// glibc carries out a set*id call in a multi-threaded process by signalling every thread listed
+// and waiting for each to acknowledge, addressing a thread by its TCB. A fiber of the in-thread
+// backend runs on another pthread's TCB, so a set*id call made inside one waits forever.
+const setIdCalls = ['setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'initgroups'] as const;
+
+/**
+ * Makes process.setuid() and its kin throw a FiberError when called inside a fiber other than the
+ * main one (they would hang there under the in-thread backend). Idempotent.
+ */
+export function guardSetIdCalls(inOtherFiber: () => boolean): void {
+  const proc = process as unknown as Record<string, unknown>;
+  for (const name of setIdCalls) {
+    const original = proc[name];
+    if (typeof original !== 'function' || (original as { greenfiberGuarded?: boolean }).greenfiberGuarded) continue;
+    const guarded = function (this: unknown, ...args: unknown[]): unknown {
+      if (inOtherFiber()) {
+        throw new FiberError(
+          `process.${name}() cannot be called inside a fiber under the in-thread backend (GREENFIBER_BACKEND=tcb): ` +
+            "glibc's set*id broadcast would wait forever for this fiber's borrowed thread. Call it from the main fiber " +
+            '(outside any greenlet, e.g. before starting them), or set GREENFIBER_BACKEND=thread',
+        );
+      }
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    };
+    Object.defineProperty(guarded, 'name', { value: name });
+    Object.defineProperty(guarded, 'greenfiberGuarded', { value: true });
+    proc[name] = guarded;
+  }
+}
