@@ -191,6 +191,13 @@ function blockingOnHub(): BlockingOnHubError {
         'Run it in a greenlet with spawn(fn), or wrap the program in main(fn)',
     );
   }
+  if (!loopState.loopStarted && executionAsyncId() === 0) {
+    return new BlockingOnHubError(
+      'cannot block here: this code runs on the main fiber outside the top level of a CommonJS script (an ES module\'s ' +
+        'top level, or a promise reaction), where greenfiber cannot drive the event loop. ' +
+        'Wrap the program in `await main(() => { … })`, run it with the greenfiber CLI, or spawn(fn) a greenlet',
+    );
+  }
   return new BlockingOnHubError();
 }
 

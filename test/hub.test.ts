@@ -265,6 +265,50 @@ describe('error reporting', () => {
     expect(result.stderr).toMatch(/strict failure/);
     expect(result.stdout).not.toMatch(/not reached/);
   });
+
+  it('hub.strict applies to an async greenlet: its rejection is its error, reported once', () => {
+    const result = runFixture('hub-strict-async.cjs');
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('reported failing async strict failure successful=false\nreports 1\n');
+    expect(result.stderr).toMatch(/async strict failure/);
+  });
+});
+
+describe('a raw Fiber switched to from the top level that blocks', () => {
+  it('makes the top level wait (driving the loop) until the fiber switches back, returns or throws', () => {
+    const result = runFixture('hub-raw-fiber.cjs');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim().split('\n')).toEqual([
+      'sleep done dead',
+      'wait settled dead',
+      'patched child dead',
+      'thrower boom dead',
+      'nested outer(inner) dead',
+      'switch back first suspended',
+      'switch again second dead',
+      'greenlet meanwhile late after greenlet',
+      'greenlet in greenlet',
+      'stuck true true',
+      // On the hub (a loop callback) the switch returns as soon as the fiber parks, as in greenlet.
+      'callback undefined',
+      'callback fiber finished',
+    ]);
+  });
+});
+
+describe("a worker's top level", () => {
+  it.each([
+    ['file', '["file",true,"promise","BlockingOnHubError"]'],
+    ['eval', '["eval",true,"fiber"]'],
+    // ES modules cannot drive the loop (as on the main thread): BlockingOnHubError naming main().
+    ['esm', '["esm","BlockingOnHubError: true","in main"]'],
+  ])('blocks like a main script (%s)', (mode, message) => {
+    const result = runFixture('hub-worker-top.cjs', [mode]);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe(`${message}\nexit 0\n`);
+  });
 });
 
 describe('runInfo', () => {
