@@ -18,7 +18,7 @@ import {
   Fiber,
 } from '../dist/index.js';
 import { runFixture } from './helpers';
-import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
+import { captureStderr, expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 
 afterEach(async () => {
   hub.onError = undefined;
@@ -112,8 +112,9 @@ describe('hub.runCallback', () => {
       throw new Error('x');
     });
     hub.runCallback(() => log.push('still running'));
-    await new Promise((resolve) => setImmediate(resolve));
+    const written = await captureStderr(() => new Promise((resolve) => setImmediate(resolve)));
     expect(log).toEqual(['still running']);
+    expect(written).toMatch(/hub\.onError threw while reporting an error: Error: reporter broke[\s\S]*The error it was reporting: Error: x/);
   });
 });
 
