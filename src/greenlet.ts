@@ -1,5 +1,6 @@
 // Greenlet: a fiber scheduled by the hub, with a result, links and kill (gevent.Greenlet), plus
-// spawn/spawnLater/joinAll/killAll and the registry of live greenlets that runInfo() reads.
+// spawn/spawnLater/joinAll/killAll. Joiners and links sit on the shared waiting base (linkable.ts);
+// the registry of live greenlets is live-greenlets.ts.
 import { callSoon, type HubCallback } from './callbacks';
 import { FiberExit, GreenletExit } from './errors';
 import { Fiber, kParked } from './fiber';
@@ -34,7 +35,7 @@ const enum Outcome {
 }
 
 /** A greenlet's links and joiners, on the shared waiting base; callbacks get the greenlet. */
-class Outcome_ extends Linkable {
+class GreenletLinks extends Linkable {
   constructor(readonly greenlet: Greenlet<any>) {
     super();
   }
@@ -106,7 +107,7 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
   #start: HubCallback | NodeJS.Timeout | undefined = undefined;
   #outcome: Outcome = Outcome.None;
   #result: unknown = undefined;
-  #links: Outcome_ | undefined = undefined;
+  #links: GreenletLinks | undefined = undefined;
   #site: { stack?: string } | undefined;
   #promise: Promise<T> | undefined = undefined;
   /** @internal main() owns the error: it goes to its promise, not to the reporter. */
@@ -392,8 +393,8 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
     releaseLocals(this);
   }
 
-  #linkable(): Outcome_ {
-    return (this.#links ??= new Outcome_(this));
+  #linkable(): GreenletLinks {
+    return (this.#links ??= new GreenletLinks(this));
   }
 }
 

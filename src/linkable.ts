@@ -1,6 +1,7 @@
-// The private waiting machinery that Event, AsyncResult, the locks and the queues share (gevent's
-// _abstract_linkable.py): FIFO lists of parked greenlets and linked callbacks, a park() that links,
-// blocks and always unlinks, and one wake-up batch that the hub delivers.
+// The private waiting machinery that Event, AsyncResult, Greenlet (joiners and links), the locks
+// and the queues share (gevent's _abstract_linkable.py): FIFO lists of parked greenlets and linked
+// callbacks (called on the hub, or in a fiber of their own), a park() that links, blocks and
+// always unlinks, and one wake-up batch that the hub delivers.
 //
 // The discipline, in one place:
 // - Whoever makes a primitive ready (set, release, put) *grants* waiting links right away, in

@@ -61,7 +61,8 @@ describe('hub.runCallback', () => {
         setImmediate(() => log.push('other immediate'));
         hub.runCallback(() => log.push('queued during turn 1'));
       });
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      // Wait for all three to have run (by loop turns, not for a time).
+      for (let turn = 0; turn < 1000 && log.length < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
       attempts.push(log);
       if (log[1] === 'queued during turn 1') break;
     }
@@ -295,6 +296,13 @@ describe('a raw Fiber switched to from the top level that blocks', () => {
       'callback undefined',
       'callback fiber finished',
     ]);
+  });
+
+  it('at an ES module top level the main fiber is the hub: the switch returns when the fiber parks', () => {
+    const result = runFixture('hub-raw-fiber.mjs');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('top level undefined suspended\nfiber finished on the hub\nmain in main dead\n');
   });
 });
 
