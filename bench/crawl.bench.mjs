@@ -14,9 +14,9 @@ import { createInterface } from 'node:readline';
 
 const require = createRequire(import.meta.url);
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { main } = require('../dist/index.js');
-const { closeAll } = require('../dist/green/http.js');
-const { patchAll } = require('../dist/monkey/index.js');
+const { main } = require('../dist/entries/index.js');
+const { closeAll } = require('../dist/entries/http.js');
+const { patchAll } = require('../dist/entries/monkey.js');
 const { Crawler } = require('../dist-examples/crawler.js');
 const { decodeHtml, extractLinks, normalizeUrl } = require('../dist-examples/links.js');
 const { parseRobots, allowAll } = require('../dist-examples/robots.js');

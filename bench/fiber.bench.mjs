@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
-const { Fiber, fiberStats } = require('../dist/fiber-entry.js');
+const { Fiber, fiberStats } = require('../dist/entries/fiber.js');
 const self = fileURLToPath(import.meta.url);
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
-const { main, spawn, joinAll } = require('../dist/index.js');
-const { patchAll } = require('../dist/monkey/index.js');
+const { main, spawn, joinAll } = require('../dist/entries/index.js');
+const { patchAll } = require('../dist/entries/monkey.js');
 const fs = require('node:fs');
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);

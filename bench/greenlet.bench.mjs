@@ -4,7 +4,7 @@
 // measurement: {"group", "name", "value", "unit", "runs"}; the value is the median of the runs.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { fiberStats, joinAll, main, sleep, spawn } from '../dist/esm/index.mjs';
+import { fiberStats, joinAll, main, sleep, spawn } from '../dist/entries/index.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];

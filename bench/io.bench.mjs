@@ -10,8 +10,8 @@ import { promisify } from 'node:util';
 const require = createRequire(import.meta.url);
 const fs = require('node:fs');
 const cp = require('node:child_process');
-const { spawn, joinAll, main } = require('../dist/index.js');
-const monkey = require('../dist/monkey/index.js');
+const { spawn, joinAll, main } = require('../dist/entries/index.js');
+const monkey = require('../dist/entries/monkey.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const N = 100;
 

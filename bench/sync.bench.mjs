@@ -2,7 +2,7 @@
 // between two greenlets (messages/s) beside two async functions over a promise queue, and a
 // Pool(100) map of 100,000 trivial calls beside 100 async workers. Prints one JSON line per
 // measurement: {"group", "name", "value", "unit", "runs"}; the value is the median of the runs.
-import { main, Pool, Queue, spawn } from '../dist/esm/index.mjs';
+import { main, Pool, Queue, spawn } from '../dist/entries/index.mjs';
 
 const RUNS = Math.max(5, Number(process.env.BENCH_RUNS ?? 5));
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);

@@ -95,7 +95,7 @@ function typeScriptSupport(): 'yes' | 'restart' | 'no' {
 function patchAll(): boolean {
   let monkey: { patchAll?: () => void };
   try {
-    monkey = require('./monkey');
+    monkey = require('./entries/monkey');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
     process.stderr.write('greenfiber: --patch-all is not available in this version of greenfiber (greenfiber/monkey is not part of it yet); run the script without it\n');

@@ -2,8 +2,8 @@
 // on 127.0.0.1 made here with dgram).
 import * as dgram from 'node:dgram';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BlockingOnHubError, spawn, joinAll } from '../dist/index.js';
-import * as dns from '../dist/green/dns.js';
+import { BlockingOnHubError, spawn, joinAll } from '../dist/entries/index.js';
+import * as dns from '../dist/entries/dns.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 
 afterEach(expectNoFiberLeft);

@@ -1,6 +1,6 @@
 // Event and AsyncResult: gevent.event semantics, and the waitable protocol through wait/waitAll/iwait.
 import { afterEach, describe, expect, it } from 'vitest';
-import { AsyncResult, Event, Fiber, fiberStats, getCurrent, hub, iwait, sleep, spawn, spawnLater, Timeout, wait, waitAll, withTimeout } from '../dist/index.js';
+import { AsyncResult, Event, Fiber, fiberStats, getCurrent, hub, iwait, sleep, spawn, spawnLater, Timeout, wait, waitAll, withTimeout } from '../dist/entries/index.js';
 
 const green = <T>(fn: () => T) => (): Promise<T> => spawn(fn).promise();
 

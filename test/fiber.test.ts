@@ -1,8 +1,8 @@
 // Fiber: greenlet semantics of switch/throw/parent, values both ways, misuse errors. Cases ported
 // from greenlet's own suite name their source (greenlet src/greenlet/tests/test_greenlet.py).
 import { afterEach, describe, expect, it } from 'vitest';
-import { Fiber, FiberError, FiberExit, GreenfiberError, fiberStats } from '../dist/index.js';
-import * as fiberEntry from '../dist/fiber-entry.js';
+import { Fiber, FiberError, FiberExit, GreenfiberError, fiberStats } from '../dist/entries/index.js';
+import * as fiberEntry from '../dist/entries/fiber.js';
 
 const main = Fiber.current;
 

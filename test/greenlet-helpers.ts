@@ -1,7 +1,7 @@
 // Helpers shared by the hub/greenlet test files: running a test body in a greenlet (vitest calls
 // tests from loop callbacks, where blocking is not allowed), and checking nothing is left alive.
 import { afterEach, beforeEach, expect } from 'vitest';
-import { fiberStats, hub, spawn, type Fiber } from '../dist/index.js';
+import { fiberStats, hub, spawn, type Fiber } from '../dist/entries/index.js';
 
 /** Runs `fn` in a greenlet and resolves with its result (rejects with its error). */
 export function inGreenlet<T>(fn: () => T): Promise<T> {

@@ -17,7 +17,7 @@ import {
   spawn,
   spawnLater,
   wait,
-} from '../dist/index.js';
+} from '../dist/entries/index.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 
 class ExpectedError extends Error {}

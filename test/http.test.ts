@@ -2,8 +2,8 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BlockingOnHubError, GreenletExit, joinAll, sleep, spawn, Timeout, withTimeout } from '../dist/index.js';
-import { closeAll, get, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError, request } from '../dist/green/http.js';
+import { BlockingOnHubError, GreenletExit, joinAll, sleep, spawn, Timeout, withTimeout } from '../dist/entries/index.js';
+import { closeAll, get, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError, request } from '../dist/entries/http.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 
 afterEach(expectNoFiberLeft);

@@ -16,7 +16,7 @@ import {
   spawn,
   joinAll,
   Fiber,
-} from '../dist/index.js';
+} from '../dist/entries/index.js';
 import { runFixture } from './helpers';
 import { captureStderr, expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 

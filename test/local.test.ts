@@ -1,6 +1,6 @@
 // local(): fiber-local storage. Cases ported from gevent's test__local.py.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Fiber, joinAll, local, sleep, spawn } from '../dist/index.js';
+import { Fiber, joinAll, local, sleep, spawn } from '../dist/entries/index.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 import { runFixture } from './helpers';
 

@@ -13,7 +13,7 @@ import {
   sleep,
   spawn,
   Greenlet,
-} from '../dist/index.js';
+} from '../dist/entries/index.js';
 
 const green = <T>(fn: () => T) => (): Promise<T> => spawn(fn).promise();
 

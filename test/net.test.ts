@@ -1,8 +1,8 @@
 // greenfiber/net: blocking sockets and StreamServer (gevent.socket, gevent.server.StreamServer).
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, joinAll, sleep, BlockingOnHubError, Event } from '../dist/index.js';
-import { connect, IncompleteReadError, Socket, SocketTimeoutError, StreamServer } from '../dist/green/net.js';
+import { spawn, joinAll, sleep, BlockingOnHubError, Event } from '../dist/entries/index.js';
+import { connect, IncompleteReadError, Socket, SocketTimeoutError, StreamServer } from '../dist/entries/net.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 
 afterEach(expectNoFiberLeft);

@@ -1,7 +1,7 @@
 // Group and Pool: gevent.pool semantics (ported from test__pool.py): capped spawn, map/imap order,
 // errors at the caller, join/kill, free slots.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Event, fiberStats, Group, Pool, Queue, QueueShutDown, sleep, spawn, spawnLater, Timeout } from '../dist/index.js';
+import { Event, fiberStats, Group, Pool, Queue, QueueShutDown, sleep, spawn, spawnLater, Timeout } from '../dist/entries/index.js';
 import { captureReports } from './greenlet-helpers';
 
 const green = <T>(fn: () => T) => (): Promise<T> => spawn(fn).promise();

@@ -19,7 +19,7 @@ import {
   sleep,
   spawn,
   Timeout,
-} from '../dist/index.js';
+} from '../dist/entries/index.js';
 import { captureReports } from './greenlet-helpers';
 
 const green = <T>(fn: () => T) => (): Promise<T> => spawn(fn).promise();

@@ -2,7 +2,7 @@
 // release with timeouts while others get killed, then invariants: nothing lost, nothing duplicated,
 // no permit leaked, no greenlet stuck. Reproduce a failure with GREENFIBER_STRESS_SEED=<seed>.
 import { afterEach, expect, it } from 'vitest';
-import { BoundedSemaphore, Channel, fiberStats, type Greenlet, joinAll, Lock, Queue, QueueEmpty, QueueFull, sleep, spawn } from '../dist/index.js';
+import { BoundedSemaphore, Channel, fiberStats, type Greenlet, joinAll, Lock, Queue, QueueEmpty, QueueFull, sleep, spawn } from '../dist/entries/index.js';
 
 afterEach(async () => {
   for (let i = 0; i < 100 && fiberStats().started > 0; i++) await new Promise((resolve) => setTimeout(resolve, 2));

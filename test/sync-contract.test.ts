@@ -20,7 +20,7 @@ import {
   sleep,
   spawn,
   Timeout,
-} from '../dist/index.js';
+} from '../dist/entries/index.js';
 
 /** One primitive seen through the contract: wait() normalises its own way of reporting a timeout. */
 interface Subject {

@@ -12,7 +12,7 @@ import {
   ThreadPool,
   ThreadPoolClosedError,
   WorkerCrashedError,
-} from '../dist/index.js';
+} from '../dist/entries/index.js';
 import { fixtures, runFixture } from './helpers';
 
 const green = <T>(fn: () => T) => (): Promise<T> => spawn(fn).promise();

@@ -1,7 +1,7 @@
 // Timeout and withTimeout: raising in the fiber that started it, at its blocking point. Cases
 // ported from gevent's test__timeout.py.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Event, GreenfiberError, Timeout, Waiter, sleep, spawn, withTimeout } from '../dist/index.js';
+import { Event, GreenfiberError, Timeout, Waiter, sleep, spawn, withTimeout } from '../dist/entries/index.js';
 import { runFixture } from './helpers';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 

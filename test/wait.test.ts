@@ -18,7 +18,7 @@ import {
   wait,
   waitAll,
   type Waitable,
-} from '../dist/index.js';
+} from '../dist/entries/index.js';
 import { runFixture } from './helpers';
 import { captureReports, expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 

@@ -1,0 +1,2 @@
+// greenfiber/dns: blocking-style name resolution for greenlets.
+export * from '../green/dns';

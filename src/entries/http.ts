@@ -1,0 +1,2 @@
+// greenfiber/http: a blocking-style HTTP client for greenlets, on undici.
+export * from '../green/http';
