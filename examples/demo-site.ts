@@ -4,6 +4,7 @@
 // Plain Node http, no greenfiber: it also serves the benchmarks from a process of its own.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
 
 export interface DemoSiteOptions {
   /** How many /page/N pages; default 3000. */
@@ -195,11 +196,24 @@ export function startDemoSite(options: DemoSiteOptions = {}): Promise<DemoSite> 
 // `node dist-examples/demo-site.js [--pages N] [--port N] [--slow-ms N] [--stall-ms N]`: serves the
 // site until SIGTERM/SIGINT, after printing its URL (the benchmarks run it so).
 if (require.main === module) {
-  const option = (name: string): number | undefined => {
-    const i = process.argv.indexOf(name);
-    return i < 0 ? undefined : Number(process.argv[i + 1]);
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({ options: { pages: { type: 'string' }, port: { type: 'string' }, 'slow-ms': { type: 'string' }, 'stall-ms': { type: 'string' }, host: { type: 'string' } }, strict: true }));
+  } catch (error) {
+    process.stderr.write(`demo-site: ${(error as Error).message}\nusage: node dist-examples/demo-site.js [--pages N] [--port N] [--slow-ms MS] [--stall-ms MS] [--host HOST]\n`);
+    process.exit(2);
+  }
+  const number = (name: string): number | undefined => {
+    const text = values[name];
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isInteger(value) || value < 0) {
+      process.stderr.write(`demo-site: expected an integer >= 0 for --${name} but received ${JSON.stringify(text)}\n`);
+      process.exit(2);
+    }
+    return value;
   };
-  startDemoSite({ pages: option('--pages'), port: option('--port'), slowMs: option('--slow-ms'), stallMs: option('--stall-ms') }).then((site) => {
+  startDemoSite({ pages: number('pages'), port: number('port'), slowMs: number('slow-ms'), stallMs: number('stall-ms'), host: values.host }).then((site) => {
     process.stdout.write(`${site.url}\n`);
     const stop = () => void site.close().then(() => process.exit(0));
     process.on('SIGTERM', stop);

@@ -1,11 +1,12 @@
-// Link extraction for the crawler: a small tolerant scan of HTML for <a>/<area> hrefs (and <base>),
-// which skips comments, scripts and styles and reports what is malformed instead of failing.
-// No parser dependency: a crawler needs hrefs, not a DOM.
+// Link extraction for the crawler: the hrefs of <a>, <area> and <base> as an HTML tokenizer
+// (htmlparser2) sees them, so quoting, entities, comments and raw-text elements (script, style,
+// textarea, title) are the parser's business; what is malformed is reported, never fatal.
+import { Parser } from 'htmlparser2';
 
 export interface ExtractedLinks {
   /** Absolute http(s) URLs, normalised (no fragment), each once, in document order. */
   links: string[];
-  /** What was wrong with the document, if anything (e.g. "invalid UTF-8", "unterminated tag"). */
+  /** What was wrong with the document, if anything (e.g. "invalid UTF-8", "unterminated tag at the end"). */
   problems: string[];
 }
 
@@ -36,45 +37,52 @@ export function normalizeUrl(href: string, base?: string | URL): string | null {
   return url.href;
 }
 
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
-
-function decodeEntities(text: string): string {
-  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name: string) => {
-    if (name[0] === '#') {
-      const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
-      return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
-    }
-    return ENTITIES[name.toLowerCase()] ?? whole;
-  });
-}
-
-// Text that holds no links: comments, and the contents of script and style elements.
-const INERT = /<!--[\s\S]*?(?:-->|$)|<(script|style)\b[^>]*>[\s\S]*?(?:<\/\1\s*>|$)/gi;
-const TAG = /<(a|area|base)\b([^>]*)>/gi;
-const HREF = /(?:^|\s)href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'<>`]+))/i;
-
 /** The links of an HTML document at `url`. Never throws. */
 export function extractLinks(html: string, url: string): ExtractedLinks {
   const problems: string[] = [];
-  if (/<!--(?![\s\S]*-->)/.test(html)) problems.push('unterminated comment');
-  const text = html.replace(INERT, ' ');
-  if (/<[a-z][^<>]*$/i.test(text)) problems.push('unterminated tag at the end');
-  let base = url;
   const seen = new Set<string>();
   const links: string[] = [];
-  for (const [, tag, attributes] of text.matchAll(TAG)) {
-    const match = HREF.exec(attributes);
-    if (match === null) continue;
-    const href = decodeEntities((match[1] ?? match[2] ?? match[3]).trim());
-    if (tag.toLowerCase() === 'base') {
-      base = normalizeUrl(href, url) ?? base;
-      continue;
-    }
-    const link = normalizeUrl(href, base);
-    if (link !== null && !seen.has(link)) {
-      seen.add(link);
-      links.push(link);
-    }
-  }
+  let base: string | null = null;
+  // The offset of the last character the tokenizer turned into something: a tag cut off at the end
+  // of the document is dropped silently (as browsers do), so it shows as characters never covered.
+  let covered = -1;
+  const parser: Parser = new Parser(
+    {
+      onopentag(name, attributes) {
+        covered = parser.endIndex;
+        const href = attributes.href;
+        if (href === undefined || (name !== 'a' && name !== 'area' && name !== 'base')) return;
+        if (name === 'base') {
+          // HTML: only the first <base href> counts.
+          base ??= normalizeUrl(href.trim(), url) ?? url;
+          return;
+        }
+        const link = normalizeUrl(href.trim(), base ?? url);
+        if (link !== null && !seen.has(link)) {
+          seen.add(link);
+          links.push(link);
+        }
+      },
+      ontext() {
+        covered = parser.endIndex;
+      },
+      onclosetag(_name, implied) {
+        if (!implied) covered = parser.endIndex;
+      },
+      oncomment() {
+        if (!html.slice(parser.startIndex, parser.endIndex + 1).endsWith('-->')) problems.push('unterminated comment');
+        covered = html.length - 1;
+      },
+      onprocessinginstruction() {
+        covered = parser.endIndex;
+      },
+      oncdataend() {
+        covered = parser.endIndex;
+      },
+    },
+    { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
+  );
+  parser.end(html);
+  if (covered < html.length - 1) problems.push('unterminated tag at the end');
   return { links, problems };
 }

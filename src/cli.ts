@@ -1,11 +1,15 @@
 // The greenfiber command: `greenfiber [--patch-all] script.(js|cjs|mjs|ts) [args]` runs a script as
-// the main greenlet, so its top level may block (gevent's `python -m gevent.monkey script.py`).
+// the main greenlet, so its top level may block (gevent's `python -m gevent.monkey script.py`);
+// with `--workers N`, in N processes of node:cluster (gunicorn's `-k gevent -w N`).
+import cluster from 'node:cluster';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import Module from 'node:module';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
+import { runWorkers, setUpWorker } from './cli-workers';
 import { main } from './main';
 import { wait } from './wait';
 
@@ -15,27 +19,63 @@ Runs the script as the main greenlet: its top level may call blocking greenfiber
 (sleep, joinAll, wait, ...), and the process exits when nothing is left to run.
 
 options:
-  --patch-all    call patchAll() from greenfiber/monkey before the script runs
-  -h, --help     print this help
-  -v, --version  print greenfiber's version
+  --patch-all        call patchAll() from greenfiber/monkey before the script runs
+  --workers N|auto   run the script in N processes (node:cluster; auto: one per available core),
+                     each its own main greenlet and hub; servers they open share the port. A
+                     worker that crashes is replaced (after 0.1 s, doubling to 10 s; after 5
+                     crashes in a row within 30 s of starting, greenfiber stops and exits 1).
+                     SIGTERM/SIGINT: workers stop accepting, finish what is in flight, exit; 0.
+  --grace MS         with --workers: how long a worker may take to finish (default 30000), then
+                     it is killed
+  -h, --help         print this help
+  -v, --version      print greenfiber's version
 `;
 
 interface Command {
   patchAll: boolean;
+  /** Processes to run the script in; null: this one. */
+  workers: number | null;
+  graceMs: number;
   script: string;
   args: string[];
+}
+
+const MAX_WORKERS = 1024;
+
+function usageError(message: string): number {
+  process.stderr.write(`greenfiber: ${message}\n\n${USAGE}`);
+  return 2;
 }
 
 /** Parses the command line; returns an exit code for what it handled itself (help, errors). */
 function parse(argv: string[]): Command | number {
   let patchAll = false;
+  let workers: number | null = null;
+  let graceMs: number | null = null;
+  const done = (script: string, args: string[]): Command | number => {
+    if (graceMs !== null && workers === null) return usageError('--grace needs --workers');
+    return { patchAll, workers, graceMs: graceMs ?? 30_000, script, args };
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--') {
       if (i + 1 >= argv.length) break;
-      return { patchAll, script: argv[i + 1], args: argv.slice(i + 2) };
+      return done(argv[i + 1], argv.slice(i + 2));
     }
-    if (arg === '--patch-all') {
+    const [name, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    if (name === '--workers' || name === '--grace') {
+      const value = inline ?? argv[++i];
+      if (value === undefined) return usageError(`expected a value after ${name}`);
+      if (name === '--workers') {
+        const count = value === 'auto' ? os.availableParallelism() : Number(value);
+        if (!Number.isInteger(count) || count < 1 || count > MAX_WORKERS) return usageError(`expected an integer from 1 to ${MAX_WORKERS} or "auto" for --workers but received ${JSON.stringify(value)}`);
+        workers = count;
+      } else {
+        const ms = Number(value);
+        if (value.trim() === '' || !Number.isFinite(ms) || ms < 0) return usageError(`expected a number of milliseconds >= 0 for --grace but received ${JSON.stringify(value)}`);
+        graceMs = ms;
+      }
+    } else if (arg === '--patch-all') {
       patchAll = true;
     } else if (arg === '-h' || arg === '--help') {
       process.stdout.write(USAGE);
@@ -44,10 +84,9 @@ function parse(argv: string[]): Command | number {
       process.stdout.write(`${(require('../package.json') as { version: string }).version}\n`);
       return 0;
     } else if (arg.startsWith('-') && arg !== '-') {
-      process.stderr.write(`greenfiber: unknown option ${JSON.stringify(arg)}\n\n${USAGE}`);
-      return 2;
+      return usageError(`unknown option ${JSON.stringify(arg)}`);
     } else {
-      return { patchAll, script: arg, args: argv.slice(i + 1) };
+      return done(arg, argv.slice(i + 1));
     }
   }
   process.stderr.write(`greenfiber: no script given\n\n${USAGE}`);
@@ -151,8 +190,13 @@ export function run(argv: string[]): number | undefined {
     process.stderr.write(`greenfiber: cannot find script ${JSON.stringify(command.script)} (looked for ${file})\n`);
     return 1;
   }
+  const primary = command.workers !== null && cluster.isPrimary;
   if (isTypeScript(file)) {
     const support = typeScriptSupport();
+    if (support === 'restart' && primary) {
+      runWorkers({ count: command.workers!, graceMs: command.graceMs, execArgv: ['--experimental-strip-types', '--no-warnings=ExperimentalWarning'] });
+      return undefined;
+    }
     if (support === 'restart') {
       const result = spawnSync(process.execPath, [...process.execArgv, '--experimental-strip-types', '--no-warnings=ExperimentalWarning', process.argv[1], ...argv], { stdio: 'inherit' });
       return result.status ?? 1;
@@ -166,13 +210,20 @@ export function run(argv: string[]): number | undefined {
       return 1;
     }
   }
+  if (primary) {
+    // The workers run this same command line (cluster forks process.argv[1] with its arguments).
+    runWorkers({ count: command.workers!, graceMs: command.graceMs });
+    return undefined;
+  }
+  const workerScriptDone = command.workers !== null ? setUpWorker() : null;
   process.argv = [process.argv[0], file, ...command.args];
   if (command.patchAll && !patchAll()) return 1;
   main(() => {
     load(file);
-  }).then(undefined, (error: unknown) => {
+  }).then(workerScriptDone ?? undefined, (error: unknown) => {
     process.stderr.write(`${error instanceof Error ? (error.stack ?? String(error)) : `Uncaught ${String(error)}`}\n`);
     process.exitCode = 1;
+    workerScriptDone?.();
   });
   return undefined;
 }

@@ -32,6 +32,7 @@ abstract class LinkableResult extends Linkable {
   }
 }
 import { Timeout } from './timeout';
+import { checkOptionalBoolean, readOptions } from './validate';
 
 /**
  * A flag that greenlets wait on until another greenlet, a loop callback or async code sets it
@@ -137,10 +138,12 @@ export class AsyncResult<T = unknown> extends LinkableResult {
    * @throws the stored error; Timeout; BlockingOnHubError in a plain loop callback.
    */
   get(options: { block?: boolean; timeout?: number | null } = {}): T {
+    const read = readOptions(options, 'options', ['block', 'timeout']);
+    const block = checkOptionalBoolean(read.block, 'options.block');
+    const timeout = checkTimeout(read.timeout, 'options.timeout');
     if (this.#value !== kUnset) return this.#value;
     if (this.#exception !== kUnset) throw this.#exception;
-    const timeout = checkTimeout(options.timeout);
-    if (options.block === false) throw new Timeout(0);
+    if (block === false) throw new Timeout(0);
     this.waitCore(timeout, true);
     return this.get({ block: false });
   }

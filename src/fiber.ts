@@ -2,6 +2,7 @@
 // errors thrown in at the suspension point, finished fibers returning to their parent.
 import { AsyncResource } from 'node:async_hooks';
 import { attach, detach } from './async-context';
+import { describe, invalidArgument, readOptions } from './validate';
 import { binding } from './binding';
 import { FiberError, FiberExit } from './errors';
 
@@ -75,8 +76,7 @@ export interface FiberOptions {
  * fibers run by the hub (greenlets).
  */
 export class Fiber<T = unknown> {
-  /** A name for stack traces and reports. */
-  name: string;
+  #name = 'fiber';
   readonly #handle: Handle;
   #fn: ((value: any) => T) | undefined;
   #parent: Fiber | undefined;
@@ -99,10 +99,8 @@ export class Fiber<T = unknown> {
     if (typeof fn !== 'function') {
       throw new TypeError(`Expected a function for fn but received ${describe(fn)}; pass the code the fiber should run, e.g. new Fiber(() => { … })`);
     }
-    if (typeof options !== 'object' || options === null) {
-      throw new TypeError(`Expected an object for options but received ${describe(options)}`);
-    }
-    const { name, parent } = options;
+    const { name, parent } = readOptions(options, 'options', ['name', 'parent']) as FiberOptions;
+    if (parent !== undefined && !(parent instanceof Fiber)) throw invalidArgument('options.parent', 'a Fiber', parent);
     if (name !== undefined && typeof name !== 'string') {
       throw new TypeError(`Expected a string for options.name but received ${describe(name)}`);
     }
@@ -113,6 +111,16 @@ export class Fiber<T = unknown> {
     this.#resource = new AsyncResource('greenfiber.Fiber');
     this.#parent = Fiber.current;
     if (parent !== undefined) this.parent = parent;
+  }
+
+  /** A name for stack traces and reports. @throws TypeError when set to anything but a string. */
+  get name(): string {
+    return this.#name;
+  }
+
+  set name(name: string) {
+    if (typeof name !== 'string') throw invalidArgument('name', 'a string', name);
+    this.#name = name;
   }
 
   /** The fiber that is running now; outside any fiber, the main fiber. */
@@ -209,14 +217,6 @@ export class Fiber<T = unknown> {
     Fiber.prepareStart(parent);
     return parent.#handle;
   }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
-  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
-  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  return `${typeof value} ${String(value)}`;
 }
 
 function receive(): unknown {

@@ -2,15 +2,17 @@
 // spawn/spawnLater/joinAll/killAll. Joiners and links sit on the shared waiting base (linkable.ts);
 // the registry of live greenlets is live-greenlets.ts.
 import { callSoon, type HubCallback } from './callbacks';
-import { FiberExit, GreenletExit } from './errors';
+import { FiberError, FiberExit, GreenletExit } from './errors';
 import { Fiber, kParked } from './fiber';
 import { Linkable, Only } from './linkable';
 import { live } from './live-greenlets';
 import { releaseLocals } from './local';
+import { setLongTimeout, type LongTimer } from './long-timer';
 import { canBlock, resume, resumeThrow } from './park';
 import { handleError, kDescribe, settings } from './report';
 import { framesOf } from './stack';
 import { Timeout } from './timeout';
+import { checkCount, checkDelay, checkFunction, checkIterable, checkOptionalBoolean, checkTimeout, invalidArgument, readOptions } from './validate';
 import { isThenable, iwait, wait, waitAll } from './wait';
 import { Waiter } from './waiter';
 import { kLink, kReady, kResult, kUnlink, type Waitable } from './waitable';
@@ -104,7 +106,7 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
   #fn: ((...args: any[]) => T) | undefined;
   #args: unknown[];
   #phase: Phase = Phase.Created;
-  #start: HubCallback | NodeJS.Timeout | undefined = undefined;
+  #start: HubCallback | LongTimer | undefined = undefined;
   #outcome: Outcome = Outcome.None;
   #result: unknown = undefined;
   #links: GreenletLinks | undefined = undefined;
@@ -120,9 +122,7 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
   constructor(fn: (...args: any[]) => T, ...args: unknown[]) {
     const from = siteFrom ?? new.target;
     siteFrom = undefined;
-    if (typeof fn !== 'function') {
-      throw new TypeError(`Expected a function for fn but received ${fn === null ? 'null' : typeof fn}; pass the code the greenlet should run, e.g. spawn(() => { … })`);
-    }
+    checkFunction(fn, 'fn', 'pass the code the greenlet should run, e.g. spawn(() => { … })');
     const id = nextId++;
     super(runGreenlet as never, { name: fn.name || `Greenlet-${id}`, parent: Fiber.main });
     this.id = id;
@@ -147,13 +147,17 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
     this.#start = callSoon(startGreenlet, this);
   }
 
-  /** Schedules the greenlet to start in `ms` milliseconds. A no-op if already started or killed. */
+  /**
+   * Schedules the greenlet to start in `ms` milliseconds (any length; Infinity: never, until
+   * killed; negative: as 0). A no-op if already started or killed.
+   * @throws TypeError if `ms` is not a number, RangeError if it is NaN.
+   */
   startLater(ms: number): void {
-    if (typeof ms !== 'number' || !(ms >= 0)) throw new TypeError(`Expected a number of milliseconds >= 0 for ms but received ${String(ms)}`);
+    const delay = checkDelay(ms, 'ms');
     if (this.#phase !== Phase.Created) return;
     this.#phase = Phase.Scheduled;
     live.add(this);
-    this.#start = setTimeout(startGreenlet, ms, this);
+    this.#start = setLongTimeout(startGreenlet, delay, this);
   }
 
   /**
@@ -201,9 +205,13 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
   /**
    * Waits until the greenlet has finished, or `timeout` ms passed; returns whether it finished.
    * Blocks (see Waiter.get()); never raises the greenlet's error.
+   * @throws FiberError when called by the greenlet itself (it would wait for itself forever);
+   *   TypeError / RangeError for a bad `timeout` (see the rule for times in the README).
    */
-  join(timeout?: number): boolean {
+  join(timeout?: number | null): boolean {
+    timeout = checkTimeout(timeout);
     if (this.#outcome !== Outcome.None) return true;
+    this.#notSelf('join');
     this.#linkable().wait(timeout, false);
     return this.#outcome !== Outcome.None;
   }
@@ -212,10 +220,14 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
    * Returns the greenlet's value, or throws its error, once it has finished. With `block: false`
    * (or when `timeout` expires first) throws a Timeout instead of waiting. Blocks otherwise.
    */
-  get(options: { block?: boolean; timeout?: number } = {}): T {
+  get(options: { block?: boolean; timeout?: number | null } = {}): T {
+    const { block, timeout: rawTimeout } = readOptions(options, 'options', ['block', 'timeout']);
+    checkOptionalBoolean(block, 'options.block');
+    const timeout = checkTimeout(rawTimeout, 'options.timeout');
     if (this.#outcome === Outcome.None) {
-      if (options.block === false) throw new Timeout(0);
-      this.#linkable().wait(options.timeout, true);
+      if (block === false) throw new Timeout(0);
+      this.#notSelf('get');
+      this.#linkable().wait(timeout, true);
     }
     if (this.#outcome === Outcome.Error) throw this.#result;
     return this.#result as T;
@@ -227,15 +239,18 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
    * twice is harmless. With `block` (the default) waits until it is dead, or `timeout` ms; with
    * `block: false` returns at once. Never throws the greenlet's error.
    */
-  kill(error: unknown = new GreenletExit(), options: { block?: boolean; timeout?: number } = {}): void {
+  kill(error: unknown = new GreenletExit(), options: { block?: boolean; timeout?: number | null } = {}): void {
+    const read = readOptions(options, 'options', ['block', 'timeout']);
+    checkOptionalBoolean(read.block, 'options.block');
+    const timeout = checkTimeout(read.timeout, 'options.timeout');
     if (this.#killBeforeStart(error)) return;
     if (this.#outcome !== Outcome.None) return;
-    const block = options.block !== false;
+    const block = read.block !== false;
     const waiter = block ? new Waiter<void>() : undefined;
     callSoon(killNow, { greenlet: this, error, waiter });
     if (waiter !== undefined) {
       waiter.get();
-      this.join(options.timeout);
+      this.join(timeout);
     }
   }
 
@@ -269,6 +284,7 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
 
   /** Removes a callback added with link(), linkValue(), linkException() or rawlink(). */
   unlink(callback: (greenlet: this) => void): void {
+    checkFunction(callback, 'callback');
     this.#links?.remove(callback);
   }
 
@@ -370,10 +386,7 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
     if (this.#phase === Phase.Created || this.#phase === Phase.Scheduled) {
       const start = this.#start;
       this.#start = undefined;
-      if (start !== undefined) {
-        if ('cancel' in start) start.cancel();
-        else clearTimeout(start);
-      }
+      start?.cancel();
       this.#fn = undefined;
       this.#args = EMPTY;
       if (error instanceof FiberExit) this.#finish(Outcome.Value, error);
@@ -391,6 +404,13 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
     this.#links?.notify();
     if (outcome === Outcome.Error && this.reportErrors) handleError(this, result);
     releaseLocals(this);
+  }
+
+  // join() or get() by the greenlet itself would park it waiting for its own end: forever.
+  #notSelf(what: string): void {
+    if (Fiber.current === this) {
+      throw new FiberError(`a greenlet cannot ${what}() itself: it would wait forever for its own end (greenlet ${JSON.stringify(this.name)})`);
+    }
   }
 
   #linkable(): GreenletLinks {
@@ -425,8 +445,13 @@ export function spawn<T>(fn: (...args: any[]) => T, ...args: unknown[]): Greenle
   return greenlet;
 }
 
-/** Like spawn(), but the greenlet starts in `ms` milliseconds. */
+/**
+ * Like spawn(), but the greenlet starts in `ms` milliseconds: any length (timers are chained past
+ * Node's 2**31 - 1 ms), Infinity for never (until killed), a negative delay as 0.
+ * @throws TypeError if `ms` is not a number or `fn` not a function; RangeError if `ms` is NaN.
+ */
 export function spawnLater<T>(ms: number, fn: (...args: any[]) => T, ...args: unknown[]): Greenlet<T> {
+  checkDelay(ms, 'ms');
   siteFrom = spawnLater;
   const greenlet = new Greenlet(fn, ...args);
   greenlet.startLater(ms);
@@ -438,10 +463,15 @@ export function spawnLater<T>(ms: number, fn: (...args: any[]) => T, ...args: un
  * finished. `timeout`: stop waiting after that many ms. `count`: stop after that many finished.
  * `raiseError`: throw the first error a greenlet failed with, as soon as it is seen. Blocks.
  */
-export function joinAll<G extends Greenlet<any>>(greenlets: Iterable<G>, options: { timeout?: number; raiseError?: boolean; count?: number } = {}): G[] {
-  if (!options.raiseError) return waitAll(greenlets, { timeout: options.timeout, count: options.count });
+export function joinAll<G extends Greenlet<any>>(greenlets: Iterable<G>, options: { timeout?: number | null; raiseError?: boolean; count?: number } = {}): G[] {
+  const list = checkGreenlets(greenlets, 'greenlets');
+  const read = readOptions(options, 'options', ['timeout', 'raiseError', 'count']);
+  const timeout = checkTimeout(read.timeout, 'options.timeout');
+  const count = checkCount(read.count, 'options.count', 0, true);
+  const raiseError = checkOptionalBoolean(read.raiseError, 'options.raiseError');
+  if (!raiseError) return waitAll(list, { timeout, count });
   const done: G[] = [];
-  for (const greenlet of iwait(greenlets, { timeout: options.timeout, count: options.count })) {
+  for (const greenlet of iwait(list, { timeout, count })) {
     if (greenlet.ready() && !greenlet.successful()) throw greenlet.exception;
     done.push(greenlet);
   }
@@ -453,20 +483,24 @@ export function joinAll<G extends Greenlet<any>>(greenlets: Iterable<G>, options
  * that never ran never will. With `block` (the default) waits until all are dead, or throws a
  * Timeout after `timeout` ms; with `block: false` returns at once.
  */
-export function killAll(greenlets: Iterable<Greenlet<any>>, options: { error?: unknown; block?: boolean; timeout?: number } = {}): void {
-  const error = options.error ?? new GreenletExit();
+export function killAll(greenlets: Iterable<Greenlet<any>>, options: { error?: unknown; block?: boolean; timeout?: number | null } = {}): void {
+  const list = checkGreenlets(greenlets, 'greenlets');
+  const read = readOptions(options, 'options', ['error', 'block', 'timeout']);
+  const block = checkOptionalBoolean(read.block, 'options.block');
+  const timeout = checkTimeout(read.timeout, 'options.timeout');
+  const error = read.error ?? new GreenletExit();
   const pending: Greenlet<any>[] = [];
-  for (const greenlet of greenlets) {
+  for (const greenlet of list) {
     if (!Greenlet.killBeforeStart(greenlet, error)) pending.push(greenlet);
   }
   if (pending.length === 0) return;
-  if (options.block === false) {
+  if (block === false) {
     callSoon(killEach, { greenlets: pending, error, waiter: undefined });
     return;
   }
   const waiter = new Waiter<Greenlet<any>[]>();
   callSoon(killEach, { greenlets: pending, error, waiter });
-  const timer = Timeout.startNewOrDummy(options.timeout);
+  const timer = Timeout.startNewOrDummy(timeout);
   try {
     const survivors = waiter.get();
     if (survivors.length > 0) joinAll(survivors);
@@ -482,4 +516,16 @@ function killEach(request: { greenlets: Greenlet<any>[]; error: unknown; waiter:
     if (!greenlet.ready()) survivors.push(greenlet);
   }
   request.waiter?.switch(survivors);
+}
+
+/**
+ * @internal The greenlets of joinAll()/killAll(), as an array: a TypeError naming the argument
+ * for a non-iterable, and for any element that is not a Greenlet (naming its index).
+ */
+export function checkGreenlets<G extends Greenlet<any>>(greenlets: Iterable<G>, name: string): G[] {
+  const list = [...(checkIterable(greenlets, name, 'an iterable of Greenlets') as Iterable<G>)];
+  for (let i = 0; i < list.length; i++) {
+    if (!(list[i] instanceof Greenlet)) throw invalidArgument(`${name}[${i}]`, 'a Greenlet', list[i]);
+  }
+  return list;
 }

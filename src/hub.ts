@@ -6,12 +6,14 @@ import { Fiber } from './fiber';
 import { queueCallback, type HubCallback } from './callbacks';
 import { settings } from './report';
 import { monitorState, setMaxBlockingTime } from './monitor';
+import { checkFunction, checkOptionalFunction, invalidArgument } from './validate';
 
 export { callSoon, hasPendingCallbacks, type HubCallback } from './callbacks';
 export { handleError, kDescribe } from './report';
 export { assertCanBlock, canBlock, interrupt, parkedSites, park, resume, resumeThrow } from './park';
 export { Waiter } from './waiter';
-export { idle, MAX_TIMER_MS, sleep } from './sleep';
+export { idle, sleep } from './sleep';
+export { MAX_TIMER_MS } from './long-timer';
 
 /**
  * The hub of this thread: Node's event loop on the main fiber. Greenlets are scheduled from it;
@@ -27,7 +29,10 @@ export class Hub {
     return settings.onError;
   }
 
+  /** @throws TypeError unless a function or undefined (null restores the default too). */
   set onError(reporter: ((greenlet: Fiber | undefined, error: unknown) => void) | undefined) {
+    if (reporter === null) reporter = undefined;
+    checkOptionalFunction(reporter, 'hub.onError');
     settings.onError = reporter;
   }
 
@@ -42,6 +47,7 @@ export class Hub {
   }
 
   set strict(on: boolean) {
+    if (typeof on !== 'boolean') throw invalidArgument('hub.strict', 'a boolean', on);
     settings.strict = on;
   }
 
@@ -54,6 +60,7 @@ export class Hub {
   }
 
   set trackParkedStacks(on: boolean) {
+    if (typeof on !== 'boolean') throw invalidArgument('hub.trackParkedStacks', 'a boolean', on);
     settings.trackParkedStacks = on;
   }
 
@@ -66,6 +73,7 @@ export class Hub {
   }
 
   set captureSpawnSites(on: boolean) {
+    if (typeof on !== 'boolean') throw invalidArgument('hub.captureSpawnSites', 'a boolean', on);
     settings.captureSpawnSites = on;
   }
 
@@ -75,7 +83,7 @@ export class Hub {
    * a loop callback, so it must not block; what it throws is reported like a greenlet error.
    */
   runCallback(fn: (...args: any[]) => void, ...args: unknown[]): HubCallback {
-    if (typeof fn !== 'function') throw new TypeError(`Expected a function for fn but received ${typeof fn}`);
+    checkFunction(fn, 'fn');
     return queueCallback(fn, args);
   }
 
@@ -90,7 +98,9 @@ export class Hub {
   }
 
   set maxBlockingTime(ms: number) {
-    if (typeof ms !== 'number' || !(ms >= 0)) throw new TypeError(`Expected a number >= 0 for maxBlockingTime but received ${String(ms)}`);
+    if (typeof ms !== 'number') throw invalidArgument('maxBlockingTime', 'a number of milliseconds >= 0 (0 for off)', ms);
+    if (!(ms >= 0)) throw invalidArgument('maxBlockingTime', 'a number of milliseconds >= 0 (0 for off)', ms, true);
+    if (ms === Infinity) ms = 0; // never reported: the same as off
     setMaxBlockingTime(ms);
   }
 }

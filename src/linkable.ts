@@ -18,6 +18,7 @@ import { Fiber, kParked } from './fiber';
 import { resume } from './park';
 import { handleError } from './report';
 import { Timeout } from './timeout';
+import { checkFunction } from './validate';
 import { Waiter } from './waiter';
 import { kLink, kReady, kResult, kUnlink, type Waitable } from './waitable';
 
@@ -195,26 +196,8 @@ function cancelGranted(source: unknown, callback: (source: any) => void): void {
   }
 }
 
-/**
- * Validates a timeout in milliseconds: `undefined`/`null` means none.
- * @throws TypeError / RangeError for anything but a non-negative number.
- */
-export function checkTimeout(timeout: unknown, name = 'timeout'): number | undefined {
-  if (timeout === undefined || timeout === null) return undefined;
-  if (typeof timeout !== 'number' || Number.isNaN(timeout)) {
-    throw new TypeError(`Expected a number of milliseconds (or undefined) for ${name} but received ${describe(timeout)}`);
-  }
-  if (timeout < 0) throw new RangeError(`Expected a non-negative number of milliseconds for ${name} but received ${timeout}`);
-  return timeout === Infinity ? undefined : timeout;
-}
-
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
-  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
-  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  return `${typeof value} ${String(value)}`;
-}
+// The argument checks live in validate.ts (one rule for times, one message shape).
+export { checkTimeout, describe } from './validate';
 
 /** What park() reports: granted, or timed out before anyone granted it. */
 export const enum Parked {
@@ -304,7 +287,7 @@ export abstract class Linkable implements Waitable {
    * the hub, or with `inFiber` in a fiber of its own; `only` filters on the source's successful().
    */
   protected addLink(callback: (source: any) => void, inFiber: boolean, only: Only = Only.Always): void {
-    if (typeof callback !== 'function') throw new TypeError(`Expected a function for callback but received ${describe(callback)}`);
+    checkFunction(callback, 'callback');
     const link = new Link();
     link.callback = callback;
     link.source = this.linkSource();

@@ -1,6 +1,7 @@
 // local(): fiber-local storage (gevent.local). Each fiber sees its own properties on the same
 // object; the main fiber (the hub and top-level code) is a fiber like the others.
 import { Fiber } from './fiber';
+import { checkOptionalFunction } from './validate';
 
 // For each fiber that touched a local(), the views maps holding its properties, so they can be
 // dropped when the fiber dies rather than when the fiber object is collected.
@@ -30,7 +31,7 @@ export function releaseLocals(fiber: Fiber): void {
  * ```
  */
 export function local<T extends object = Record<string | symbol, any>>(init?: () => T): T {
-  if (init !== undefined && typeof init !== 'function') throw new TypeError(`Expected a function (or undefined) for init but received ${typeof init}`);
+  checkOptionalFunction(init, 'init');
   const views = new WeakMap<Fiber, object>();
   const view = (): object => {
     const fiber = Fiber.current;

@@ -2,7 +2,8 @@
 // greenlets in arrival order at release() time, so a waiter is never overtaken by a newcomer.
 import { OverReleaseError } from './errors';
 import { Fiber } from './fiber';
-import { checkTimeout, describe, grant, Link, Linkable, park, Parked } from './linkable';
+import { grant, Link, Linkable, park, Parked } from './linkable';
+import { checkCount, checkFunction, checkOptionalBoolean, checkTimeout, readOptions } from './validate';
 
 const enum Kind {
   /** wait(), or a linked callback (Link's default kind): only watches for a free permit. */
@@ -18,6 +19,15 @@ export interface AcquireOptions {
   timeout?: number | null;
 }
 
+const NO_ACQUIRE_OPTIONS = Object.freeze({ blocking: undefined, timeout: undefined });
+
+/** @internal Checks acquire()'s options: `blocking` a boolean, `timeout` by the rule for times. */
+export function readAcquireOptions(options: unknown): { readonly blocking: boolean | undefined; readonly timeout: number | undefined } {
+  if (options === undefined) return NO_ACQUIRE_OPTIONS; // the hot path allocates nothing
+  const read = readOptions(options, 'options', ['blocking', 'timeout']);
+  return { blocking: checkOptionalBoolean(read.blocking, 'options.blocking'), timeout: checkTimeout(read.timeout, 'options.timeout') };
+}
+
 /**
  * A counter of permits (gevent.lock.Semaphore): acquire() takes one, blocking while there is
  * none; release() gives one back, to the longest-waiting greenlet if any. Not owned: any greenlet,
@@ -29,13 +39,10 @@ export class Semaphore extends Linkable {
     this.releaseUnchecked();
   };
 
-  /** @throws RangeError unless `value` is a non-negative integer. */
+  /** @throws TypeError unless `value` is a number; RangeError unless a non-negative integer. */
   constructor(value = 1) {
     super();
-    if (!Number.isInteger(value) || value < 0) {
-      throw new RangeError(`Expected a non-negative integer for value but received ${describe(value)}`);
-    }
-    this.#counter = value;
+    this.#counter = checkCount(value, 'value') ?? 1;
   }
 
   /** Permits free now. */
@@ -62,14 +69,15 @@ export class Semaphore extends Linkable {
    *   never holds a permit.
    */
   acquire(options?: AcquireOptions): boolean {
+    const { blocking, timeout } = readAcquireOptions(options);
     if (this.#counter > 0) {
       this.#counter--;
       return true;
     }
-    if (options?.blocking === false) return false;
+    if (blocking === false) return false;
     const link = new Link();
     link.kind = Kind.Acquire;
-    return park(this.links, link, checkTimeout(options?.timeout), this.#giveBack) === Parked.Granted;
+    return park(this.links, link, timeout, this.#giveBack) === Parked.Granted;
   }
 
   /**
@@ -115,12 +123,21 @@ export class Semaphore extends Linkable {
    * `fn` runs synchronously (blocking-style); the permit is released when it returns or throws.
    */
   with<R>(fn: () => R): R {
+    checkFunction(fn, 'fn');
     this.acquire();
     try {
       return fn();
     } finally {
       this.release();
     }
+  }
+
+  /**
+   * release(), as `using` calls it: `sem.acquire(); using _ = sem;` gives the permit back at the
+   * end of the scope, however it ends.
+   */
+  [Symbol.dispose](): void {
+    this.release();
   }
 
   protected result(): number {
@@ -175,12 +192,13 @@ export class RLock {
 
   /** Acquires, or re-acquires if the current greenlet holds it. Same contract as Semaphore.acquire(). */
   acquire(options?: AcquireOptions): boolean {
+    const checked = readAcquireOptions(options);
     const me = Fiber.current;
     if (this.#owner === me) {
       this.#count++;
       return true;
     }
-    if (!this.#block.acquire(options)) return false;
+    if (!this.#block.acquire(checked)) return false;
     this.#owner = me;
     this.#count = 1;
     return true;
@@ -205,8 +223,35 @@ export class RLock {
     return this.#count > 0;
   }
 
+  /** release(), as `using` calls it: `lock.acquire(); using _ = lock;`. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /** @internal Whether the current fiber holds it (Condition's ownership check). */
+  isOwned(): boolean {
+    return this.#owner === Fiber.current && this.#count > 0;
+  }
+
+  /** @internal Releases it fully, whatever the depth, and returns the depth (Condition.wait()). */
+  releaseSave(): number {
+    const count = this.#count;
+    this.#count = 0;
+    this.#owner = null;
+    this.#block.release();
+    return count;
+  }
+
+  /** @internal Re-acquires it to the depth releaseSave() returned. Blocks like acquire(). */
+  acquireRestore(count: number): void {
+    this.#block.acquire();
+    this.#owner = Fiber.current;
+    this.#count = count;
+  }
+
   /** Runs `fn` holding the lock (see Semaphore.with()). */
   with<R>(fn: () => R): R {
+    checkFunction(fn, 'fn');
     this.acquire();
     try {
       return fn();

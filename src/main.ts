@@ -1,5 +1,6 @@
 // main(fn): runs a program as the main greenlet, for ESM, TypeScript and async code.
 import { Greenlet } from './greenlet';
+import { checkFunction } from './validate';
 
 /**
  * Runs `fn()` in a greenlet named "main" (started on the next hub turn) and returns a promise of
@@ -12,7 +13,7 @@ import { Greenlet } from './greenlet';
  * ```
  */
 export function main<T>(fn: () => T): Promise<T> {
-  if (typeof fn !== 'function') throw new TypeError(`Expected a function for fn but received ${fn === null ? 'null' : typeof fn}`);
+  checkFunction(fn, 'fn');
   const greenlet = new Greenlet(fn);
   greenlet.name = 'main';
   greenlet.reportErrors = false;

@@ -1,12 +1,13 @@
 // Groups and pools of greenlets (gevent.pool): Group tracks greenlets until they finish; Pool is a
 // Group plus a Semaphore that caps how many run at once. Both map functions over inputs.
-import { Event } from './event';
-import { spawn, type Greenlet } from './greenlet';
+import { AsyncResult, Event } from './event';
+import { checkGreenlets, Greenlet, spawn } from './greenlet';
 import { getCurrent } from './hub';
-import { checkTimeout, describe } from './linkable';
+import { describe } from './linkable';
 import { Semaphore } from './lock';
 import { Queue } from './queue';
 import { Timeout } from './timeout';
+import { checkCount, checkFunction, checkIterable, checkOptionalBoolean, checkOptionalFunction, checkTimeout, invalidArgument, readOptions } from './validate';
 import { kLink, kUnlink } from './waitable';
 
 export interface GroupKillOptions {
@@ -33,11 +34,22 @@ export class Group implements Iterable<Greenlet<any>> {
   readonly #dying = new Set<Greenlet<any>>();
   readonly #empty = new Event();
   readonly #onDone = (greenlet: Greenlet<any>): void => this.#forget(greenlet);
+  // The greenlets of applyAsync()/mapAsync() still waiting for room (or mapping): join() waits
+  // for them and kill() kills them, though they are not members.
+  readonly #submitters = new Set<Greenlet<any>>();
+  readonly #onSubmitted = (submitter: Greenlet<any>): void => {
+    this.#submitters.delete(submitter);
+    if (this.#greenlets.size === 0 && this.#submitters.size === 0) this.#empty.set();
+  };
 
-  /** @param greenlets greenlets to track from the start. */
+  /**
+   * @param greenlets greenlets to track from the start.
+   * @throws TypeError unless an iterable of Greenlets.
+   */
   constructor(greenlets: Iterable<Greenlet<any>> = []) {
+    const list = checkGreenlets(greenlets, 'greenlets');
     this.#empty.set();
-    for (const greenlet of greenlets) this.add(greenlet);
+    for (const greenlet of list) this.add(greenlet);
   }
 
   /** How many greenlets it may run at once: Infinity for a Group. */
@@ -65,7 +77,7 @@ export class Group implements Iterable<Greenlet<any>> {
    * @throws BlockingOnHubError if a full Pool is asked from a plain loop callback.
    */
   spawn<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Greenlet<R> {
-    if (typeof fn !== 'function') throw new TypeError(`Expected a function for fn but received ${describe(fn)}`);
+    checkFunction(fn, 'fn');
     this.reserve();
     let greenlet: Greenlet<R>;
     try {
@@ -78,8 +90,12 @@ export class Group implements Iterable<Greenlet<any>> {
     return greenlet;
   }
 
-  /** Starts tracking `greenlet` (a Pool blocks while full). A no-op if it is tracked already. */
+  /**
+   * Starts tracking `greenlet` (a Pool blocks while full). A no-op if it is tracked already.
+   * @throws TypeError unless `greenlet` is a Greenlet.
+   */
   add(greenlet: Greenlet<any>): void {
+    if (!(greenlet instanceof Greenlet)) throw invalidArgument('greenlet', 'a Greenlet', greenlet);
     if (this.#greenlets.has(greenlet)) return;
     this.reserve();
     this.#track(greenlet);
@@ -87,6 +103,7 @@ export class Group implements Iterable<Greenlet<any>> {
 
   /** Stops tracking `greenlet` without killing it. */
   discard(greenlet: Greenlet<any>): void {
+    if (!(greenlet instanceof Greenlet)) throw invalidArgument('greenlet', 'a Greenlet', greenlet);
     (greenlet as any)[kUnlink](this.#onDone);
     this.#forget(greenlet);
   }
@@ -101,7 +118,7 @@ export class Group implements Iterable<Greenlet<any>> {
     if (!this.#greenlets.delete(greenlet)) return;
     this.#dying.delete(greenlet);
     this.unreserve();
-    if (this.#greenlets.size === 0) this.#empty.set();
+    if (this.#greenlets.size === 0 && this.#submitters.size === 0) this.#empty.set();
   }
 
   /** @internal Takes a slot (Pool: blocks while full). */
@@ -117,7 +134,8 @@ export class Group implements Iterable<Greenlet<any>> {
    */
   join(timeout?: number | null, options: { raiseError?: boolean } = {}): boolean {
     const ms = checkTimeout(timeout);
-    const watched = options.raiseError ? [...this.#greenlets] : [];
+    const raiseError = checkOptionalBoolean(readOptions(options, 'options', ['raiseError']).raiseError, 'options.raiseError');
+    const watched = raiseError ? [...this.#greenlets] : [];
     const empty = this.#empty.wait(ms);
     for (const greenlet of watched) {
       if (greenlet.ready() && !greenlet.successful()) throw greenlet.exception;
@@ -130,11 +148,12 @@ export class Group implements Iterable<Greenlet<any>> {
    * default waits until they have all died, including any spawned meanwhile.
    */
   kill(error?: unknown, options: GroupKillOptions = {}): void {
-    const block = options.block ?? true;
-    const timer = Timeout.startNewOrDummy(checkTimeout(options.timeout));
+    const read = readOptions(options, 'options', ['block', 'timeout']);
+    const block = checkOptionalBoolean(read.block, 'options.block') ?? true;
+    const timer = Timeout.startNewOrDummy(checkTimeout(read.timeout, 'options.timeout'));
     try {
-      while (this.#greenlets.size > 0) {
-        for (const greenlet of [...this.#greenlets]) {
+      while (this.#greenlets.size > 0 || this.#submitters.size > 0) {
+        for (const greenlet of [...this.#submitters, ...this.#greenlets]) {
           if (this.#dying.has(greenlet)) continue;
           this.#dying.add(greenlet);
           greenlet.kill(error, { block: false });
@@ -173,6 +192,8 @@ export class Group implements Iterable<Greenlet<any>> {
    * its error. Called from a greenlet of this group, it runs `fn` directly (no deadlock when full).
    */
   apply<A extends unknown[], R>(fn: (...args: A) => R, args: A = [] as unknown as A): R {
+    checkFunction(fn, 'fn');
+    checkArgs(args);
     if (this.#greenlets.has(getCurrent() as unknown as Greenlet<any>)) return fn(...args);
     return this.spawn(fn, ...args).get();
   }
@@ -183,6 +204,8 @@ export class Group implements Iterable<Greenlet<any>> {
    * (the other calls still run to their end); the group stays usable.
    */
   map<T, R>(fn: (item: T) => R, items: Iterable<T>): R[] {
+    checkFunction(fn, 'fn');
+    checkIterable(items, 'items');
     const greenlets: Greenlet<R>[] = [];
     for (const item of items) greenlets.push(this.spawn(fn, item));
     const results = new Array<R>(greenlets.length);
@@ -196,17 +219,98 @@ export class Group implements Iterable<Greenlet<any>> {
    * iterator then goes on with the next result. Breaking out stops starting new calls.
    */
   imap<T, R>(fn: (item: T) => R, items: Iterable<T>, options: IMapOptions = {}): IterableIterator<R> {
-    return new MapIterator(this, fn, items, true, options.maxsize);
+    const maxsize = checkMapArgs(fn, items, options);
+    return new MapIterator(this, fn, items, true, maxsize);
   }
 
   /** Like imap(), but yields results in the order the calls finish. */
   imapUnordered<T, R>(fn: (item: T) => R, items: Iterable<T>, options: IMapOptions = {}): IterableIterator<R> {
-    return new MapIterator(this, fn, items, false, options.maxsize);
+    const maxsize = checkMapArgs(fn, items, options);
+    return new MapIterator(this, fn, items, false, maxsize);
+  }
+
+  /**
+   * Runs `fn(...args)` in the group without ever blocking, even when a Pool is full (gevent's
+   * apply_async): returns an AsyncResult that gets `fn`'s value or error. `callback(value)`, if
+   * given, runs once `fn` has succeeded, in a greenlet of its own (so it may block); it is not
+   * called on failure. When the pool is full, a greenlet outside the pool waits for a free slot
+   * and then spawns the call; join() waits for it and kill() kills it (the AsyncResult then holds
+   * the kill's error). Callable from anywhere (greenlets, loop callbacks, async code).
+   * @throws TypeError for a bad `fn`, `args` (an array) or `callback`.
+   */
+  applyAsync<A extends unknown[], R>(fn: (...args: A) => R, args: A = [] as unknown as A, callback?: (value: R) => void): AsyncResult<R> {
+    checkFunction(fn, 'fn');
+    checkArgs(args);
+    checkOptionalFunction(callback, 'callback');
+    const result = new AsyncResult<R>();
+    if (!this.full()) {
+      this.#settleWith(this.spawn(fn, ...[...args] as A), result, callback);
+      return result;
+    }
+    this.#submit(result, () => {
+      this.#settleWith(this.spawn(fn, ...[...args] as A), result, callback);
+    });
+    return result;
+  }
+
+  /**
+   * Like map(), without blocking (gevent's map_async): a greenlet outside the group runs
+   * `map(fn, items)`, and the returned AsyncResult gets the array of results (or the first
+   * error, in input order); `callback(results)` runs on success, in a greenlet of its own.
+   * join() waits for it and kill() kills it. Callable from anywhere.
+   * @throws TypeError for a bad `fn`, `items` (an iterable) or `callback`.
+   */
+  mapAsync<T, R>(fn: (item: T) => R, items: Iterable<T>, callback?: (results: R[]) => void): AsyncResult<R[]> {
+    checkFunction(fn, 'fn');
+    checkIterable(items, 'items');
+    checkOptionalFunction(callback, 'callback');
+    const result = new AsyncResult<R[]>();
+    this.#submit(result, () => {
+      const results = this.map(fn, items);
+      result.set(results);
+      if (callback !== undefined) callback(results);
+    });
+    return result;
+  }
+
+  // Runs `body` in a greenlet outside the group that join() waits for and kill() kills; an error
+  // it raises (a kill while it waits for room included) goes to `result`.
+  #submit<R>(result: AsyncResult<R>, body: () => void): void {
+    const submitter = spawn(() => {
+      try {
+        body();
+      } catch (error) {
+        if (!result.ready()) result.setException(error);
+        else throw error; // the callback failed: reported like any greenlet error
+      }
+    });
+    this.#submitters.add(submitter);
+    this.#empty.clear();
+    submitter.rawlink(this.#onSubmitted);
+  }
+
+  // Settles `result` from `greenlet` once it is done; `callback(value)` on success, in a greenlet.
+  #settleWith<R>(greenlet: Greenlet<R>, result: AsyncResult<R>, callback: ((value: R) => void) | undefined): void {
+    greenlet.rawlink((done: Greenlet<R>) => {
+      if (done.successful()) result.set(done.value as R);
+      else result.setException(done.exception);
+    });
+    if (callback !== undefined) greenlet.linkValue((done: Greenlet<R>) => callback(done.value as R));
   }
 
   toString(): string {
     return `<${this.constructor.name} length=${this.#greenlets.size}${this.size === Infinity ? '' : ` size=${this.size}`}>`;
   }
+}
+
+function checkArgs(args: unknown): void {
+  if (!Array.isArray(args)) throw invalidArgument('args', 'an array of arguments', args);
+}
+
+function checkMapArgs(fn: unknown, items: unknown, options: unknown): number | undefined {
+  checkFunction(fn, 'fn');
+  checkIterable(items, 'items');
+  return checkCount(readOptions(options, 'options', ['maxsize']).maxsize, 'options.maxsize', 1);
 }
 
 /**
@@ -223,9 +327,7 @@ export class Pool extends Group {
    * @throws RangeError unless `size` is a non-negative integer or Infinity.
    */
   constructor(size: number = Infinity) {
-    if (size !== Infinity && (!Number.isInteger(size) || size < 0)) {
-      throw new RangeError(`Expected a non-negative integer (or Infinity) for size but received ${describe(size)}`);
-    }
+    checkCount(size, 'size', 0, true);
     super();
     this.#size = size;
     this.#slots = size === Infinity ? null : new Semaphore(size);

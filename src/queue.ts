@@ -4,7 +4,8 @@
 import { OverReleaseError, QueueEmpty, QueueFull, QueueShutDown } from './errors';
 import { Event } from './event';
 import { canBlock } from './hub';
-import { checkTimeout, describe, grant, Link, park, Parked, WaitList } from './linkable';
+import { grant, Link, park, Parked, WaitList } from './linkable';
+import { checkFunction, checkOptionalBoolean, checkTimeout, invalidArgument, readOptions } from './validate';
 import { Deque, Heap, naturalOrder, Stack, type Store } from './queue-store';
 
 export { naturalOrder };
@@ -39,11 +40,19 @@ function takeStore<T>(): Store<T> | undefined {
   return store;
 }
 
+// put()/get()/peek() options: `block` a boolean, `timeout` by the rule for times (validate.ts).
+const NO_BLOCK_OPTIONS = Object.freeze({ block: undefined, timeout: undefined });
+
+function readBlockOptions(options: unknown): { readonly block: boolean | undefined; readonly timeout: number | undefined } {
+  if (options === undefined) return NO_BLOCK_OPTIONS; // the hot path allocates nothing
+  const read = readOptions(options, 'options', ['block', 'timeout']);
+  return { block: checkOptionalBoolean(read.block, 'options.block'), timeout: checkTimeout(read.timeout, 'options.timeout') };
+}
+
 function checkMaxsize(maxsize: unknown): number {
   if (maxsize === undefined || maxsize === null) return Infinity;
-  if (typeof maxsize !== 'number' || Number.isNaN(maxsize)) {
-    throw new TypeError(`Expected a number (or Infinity) for maxsize but received ${describe(maxsize)}`);
-  }
+  if (typeof maxsize !== 'number') throw invalidArgument('maxsize', 'an integer (or Infinity)', maxsize);
+  if (maxsize !== Infinity && maxsize !== -Infinity && !Number.isInteger(maxsize)) throw invalidArgument('maxsize', 'an integer (or Infinity)', maxsize, true);
   // As gevent and the standard library: zero or less means unbounded. A rendezvous is a Channel.
   return maxsize <= 0 ? Infinity : maxsize;
 }
@@ -99,6 +108,7 @@ export abstract class SimpleQueue<T> implements Iterable<T> {
    *   QueueShutDown after shutdown(); BlockingOnHubError when it would block in a loop callback.
    */
   put(item: T, options?: PutOptions): void {
+    const { block, timeout } = readBlockOptions(options);
     if (this.#shutDown) throw new QueueShutDown('put() on a queue that has been shut down');
     const getter = this.#getters.head;
     if (getter !== null) {
@@ -106,7 +116,7 @@ export abstract class SimpleQueue<T> implements Iterable<T> {
       this.accepted();
       grant(getter);
       // A rendezvous (Channel): the putter lets the getter run first, as gevent's put() does.
-      if (this.#maxsize === 0 && options?.block !== false && canBlock()) park(this.#putters, grantedLink(), undefined, null);
+      if (this.#maxsize === 0 && block !== false && canBlock()) park(this.#putters, grantedLink(), undefined, null);
       return;
     }
     if (this.#store.length < this.#maxsize) {
@@ -115,8 +125,7 @@ export abstract class SimpleQueue<T> implements Iterable<T> {
       if (this.#peekers.head !== null) this.#grantPeekers(item);
       return;
     }
-    if (options?.block === false) throw new QueueFull();
-    const timeout = checkTimeout(options?.timeout);
+    if (block === false) throw new QueueFull();
     if (this.#peekers.head !== null) this.#grantPeekers(item); // a Channel's item is visible to peek()
     const link = new Link();
     link.value = item;
@@ -138,6 +147,7 @@ export abstract class SimpleQueue<T> implements Iterable<T> {
    *   block in a loop callback. A getter killed after an item was handed to it gives the item back.
    */
   get(options?: GetOptions): T {
+    const { block, timeout } = readBlockOptions(options);
     const store = this.#store;
     if (store.length > 0) {
       const item = store.take();
@@ -152,8 +162,7 @@ export abstract class SimpleQueue<T> implements Iterable<T> {
       return putter.value as T;
     }
     if (this.#shutDown) throw new QueueShutDown('get() on a queue that has been shut down and drained');
-    if (options?.block === false) throw new QueueEmpty();
-    const timeout = checkTimeout(options?.timeout);
+    if (block === false) throw new QueueEmpty();
     const link = new Link();
     if (park(this.#getters, link, timeout, this.#giveBack) === Parked.TimedOut) {
       throw new QueueEmpty(`nothing arrived in the queue for ${timeout} ms: get() timed out`);
@@ -171,11 +180,11 @@ export abstract class SimpleQueue<T> implements Iterable<T> {
    * errors as get()).
    */
   peek(options?: GetOptions): T {
+    const { block, timeout } = readBlockOptions(options);
     if (this.#store.length > 0) return this.#store.peek();
     if (this.#putters.head !== null) return this.#putters.head.value as T;
     if (this.#shutDown) throw new QueueShutDown('peek() on a queue that has been shut down and drained');
-    if (options?.block === false) throw new QueueEmpty();
-    const timeout = checkTimeout(options?.timeout);
+    if (block === false) throw new QueueEmpty();
     const link = new Link();
     if (park(this.#peekers, link, timeout, null) === Parked.TimedOut) {
       throw new QueueEmpty(`nothing arrived in the queue for ${timeout} ms: peek() timed out`);
@@ -195,6 +204,7 @@ export abstract class SimpleQueue<T> implements Iterable<T> {
    * items left are dropped too (and marked done for join()). Callable from anywhere.
    */
   shutdown(immediate = false): void {
+    if (typeof immediate !== 'boolean') throw invalidArgument('immediate', 'a boolean', immediate);
     this.#shutDown = true;
     if (immediate) {
       while (this.#store.length > 0) {
@@ -328,6 +338,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {}
 /** A queue that returns the most recently added item first (gevent.queue.LifoQueue). */
 export class LifoQueue<T = unknown> extends Queue<T> {
   constructor(maxsize: number | null = Infinity) {
+    checkMaxsize(maxsize); // before storeForNextQueue is set: a throw must not leave it behind
     storeForNextQueue = new Stack<T>();
     super(maxsize);
   }
@@ -346,16 +357,18 @@ export interface PriorityQueueOptions<T> {
  */
 export class PriorityQueue<T = unknown> extends Queue<T> {
   constructor(maxsize?: number | null | PriorityQueueOptions<T>, options: PriorityQueueOptions<T> = {}) {
+    let name = 'options';
     if (typeof maxsize === 'object' && maxsize !== null) {
       options = maxsize;
-      maxsize = options.maxsize;
+      name = 'maxsize';
     }
-    const comparator = options.comparator ?? (naturalOrder as (a: T, b: T) => number);
-    if (typeof comparator !== 'function') {
-      throw new TypeError(`Expected a function for options.comparator but received ${describe(comparator)}`);
-    }
+    const read = readOptions(options, name, ['maxsize', 'comparator']);
+    if (name === 'maxsize') maxsize = read.maxsize as number | null | undefined;
+    const comparator = (read.comparator ?? naturalOrder) as (a: T, b: T) => number;
+    checkFunction(comparator, `${name}.comparator`);
+    checkMaxsize(maxsize); // before storeForNextQueue is set: a throw must not leave it behind
     storeForNextQueue = new Heap<T>(comparator);
-    super(maxsize ?? Infinity);
+    super((maxsize as number | null | undefined) ?? Infinity);
   }
 }
 

@@ -1,10 +1,9 @@
 // sleep() and idle() (gevent.sleep, gevent.idle): a greenlet gives the hub a turn, or waits for time.
 import { callSoon, onIdleTurn } from './callbacks';
+import { setLongTimeout } from './long-timer';
 import { assertCanBlock } from './park';
+import { checkDelay } from './validate';
 import { Waiter } from './waiter';
-
-/** @internal Node runs timers longer than this after 1 ms: treat them as never firing. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function wakeWaiter(waiter: Waiter<void>): void {
   waiter.switch(undefined);
@@ -13,13 +12,16 @@ function wakeWaiter(waiter: Waiter<void>): void {
 /**
  * Blocks the current greenlet for `ms` milliseconds. `sleep(0)` (the default) lets every other
  * greenlet that is ready to run go first, round robin, and comes back on the next hub turn.
- * @throws BlockingOnHubError in a loop callback outside any greenlet.
+ * Times follow the rule of src/validate.ts: negative is 0, Infinity sleeps until killed, any
+ * length is honoured (timers are chained past Node's 2**31 - 1 ms).
+ * @throws TypeError if `ms` is not a number, RangeError if it is NaN; BlockingOnHubError in a
+ *   loop callback outside any greenlet.
  */
-export function sleep(ms = 0): void {
-  if (typeof ms !== 'number' || Number.isNaN(ms)) throw new TypeError(`Expected a number of milliseconds for ms but received ${String(ms)}`);
+export function sleep(ms?: number): void {
+  const delay = checkDelay(ms, 'ms');
   assertCanBlock();
   const waiter = new Waiter<void>();
-  if (ms <= 0) {
+  if (delay === 0) {
     const callback = callSoon(wakeWaiter, waiter);
     try {
       waiter.get();
@@ -28,15 +30,12 @@ export function sleep(ms = 0): void {
     }
     return;
   }
-  if (ms > MAX_TIMER_MS) {
-    waiter.get(); // never woken by a timer: only a kill or a Timeout ends it
-    return;
-  }
-  const timer = setTimeout(wakeWaiter, ms, waiter);
+  // Infinity arms nothing: only a kill or a Timeout ends it.
+  const timer = setLongTimeout(wakeWaiter, delay, waiter);
   try {
     waiter.get();
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
 }
 

@@ -11,6 +11,7 @@ import { ThreadPoolClosedError, WorkerCrashedError } from './errors';
 import { AsyncResult } from './event';
 import { assertCanBlock } from './hub';
 import { describe } from './linkable';
+import { checkCount, checkString, invalidArgument, readOptions } from './validate';
 import type { Reply, SerializedError, Task } from './threadpool-worker';
 
 const workerScript = path.join(__dirname, 'threadpool-worker.js');
@@ -99,12 +100,16 @@ export class ThreadPool {
 
   /**
    * @param size the most worker threads (default: os.availableParallelism()).
-   * @throws RangeError unless `size` is a positive integer.
+   * @throws TypeError unless `size` is a number and `options` an object; RangeError unless `size`
+   *   is a positive integer.
    */
   constructor(size: number = availableParallelism(), options: ThreadPoolOptions = {}) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`Expected a positive integer for size but received ${describe(size)}`);
-    this.#size = size;
-    this.#options = options;
+    this.#size = checkCount(size, 'size', 1)!;
+    const { resourceLimits } = readOptions(options, 'options', ['resourceLimits']);
+    if (resourceLimits !== undefined && (typeof resourceLimits !== 'object' || resourceLimits === null)) {
+      throw invalidArgument('options.resourceLimits', 'an object (worker_threads resourceLimits)', resourceLimits);
+    }
+    this.#options = { resourceLimits: resourceLimits as ResourceLimits | undefined };
   }
 
   /** The most worker threads. */
@@ -154,9 +159,9 @@ export class ThreadPool {
 
   #submit(moduleOrFile: string | URL, exportName: string, args: unknown[]): Call {
     if (typeof moduleOrFile !== 'string' && !(moduleOrFile instanceof URL)) {
-      throw new TypeError(`Expected a path, file URL or module name for moduleOrFile but received ${describe(moduleOrFile)}`);
+      throw invalidArgument('moduleOrFile', 'a path, file URL or module name', moduleOrFile);
     }
-    if (typeof exportName !== 'string') throw new TypeError(`Expected a string for exportName but received ${describe(exportName)}`);
+    checkString(exportName, 'exportName');
     if (this.#closed) throw new ThreadPoolClosedError();
     const call: Call = {
       task: { id: this.#nextId++, specifier: resolveSpecifier(String(moduleOrFile)), exportName, args },

@@ -2,7 +2,9 @@
 // point (gevent.Timeout). The Timeout is itself what is raised, unless another error was given.
 import { brand } from './errors';
 import { Fiber } from './fiber';
-import { interrupt, MAX_TIMER_MS } from './hub';
+import { interrupt } from './hub';
+import { setLongTimeout, type LongTimer } from './long-timer';
+import { checkFunction, checkTimeout, readOptions } from './validate';
 
 const kNoDefault = Symbol('greenfiber.noDefault');
 
@@ -26,21 +28,19 @@ export class Timeout extends Error {
    * only matters to context managers) or a string (which then ends the message).
    */
   readonly error: unknown;
-  #timer: NodeJS.Timeout | undefined = undefined;
+  #timer: LongTimer | undefined = undefined;
   #fiber: Fiber | undefined = undefined;
 
   /**
    * Creates an unarmed timeout; call start(). `ms` null, undefined or Infinity makes one that
-   * never fires.
-   * @throws TypeError if `ms` is not a number >= 0 (or null/undefined).
+   * never fires; a negative `ms` is 0 (it expires at the first blocking point after start()).
+   * @throws TypeError if `ms` is not a number (or null/undefined); RangeError if it is NaN.
    */
   constructor(ms?: number | null, error?: unknown) {
-    if (ms !== undefined && ms !== null && (typeof ms !== 'number' || !(ms >= 0))) {
-      throw new TypeError(`Expected a number of milliseconds >= 0 (or undefined) for ms but received ${String(ms)}`);
-    }
-    const message = ms === undefined || ms === null ? 'timeout that never expires' : `timed out after ${ms} ms`;
+    const checked = checkTimeout(ms, 'ms');
+    const message = checked === undefined ? 'timeout that never expires' : `timed out after ${checked} ms`;
     super(typeof error === 'string' ? `${message}: ${error}` : message);
-    this.ms = ms ?? undefined;
+    this.ms = checked;
     this.error = error;
   }
 
@@ -52,20 +52,21 @@ export class Timeout extends Error {
   }
 
   /**
-   * Like start(), but for `ms` null or undefined returns a shared timeout that never fires and
-   * costs nothing (gevent's _start_new_or_dummy): for primitives whose timeout is optional.
+   * Like start(), but for `ms` null, undefined or Infinity returns a shared timeout that never
+   * fires and costs nothing (gevent's _start_new_or_dummy): for primitives whose timeout is optional.
+   * @throws TypeError / RangeError as the constructor.
    */
   static startNewOrDummy(ms: number | null | undefined, error?: unknown): Timeout {
-    if (ms === undefined || ms === null) return dummy;
+    if (ms === undefined || ms === null || ms === Infinity) return dummy;
     return Timeout.start(ms, error);
   }
 
   /** Arms the timer for the current fiber. @throws Error if it is already pending. */
   start(): void {
-    if (this.ms === undefined || this.ms > MAX_TIMER_MS) return; // never fires
+    if (this.ms === undefined) return; // never fires
     if (this.#timer !== undefined) throw new Error('this Timeout is already pending; cancel() it before starting it again');
     this.#fiber = Fiber.current;
-    this.#timer = setTimeout(expire, this.ms, this);
+    this.#timer = setLongTimeout(expire, this.ms, this);
   }
 
   /** Whether the timer is armed and has not fired. */
@@ -76,7 +77,7 @@ export class Timeout extends Error {
   /** Disarms the timer if it has not fired yet. Idempotent. */
   cancel(): void {
     if (this.#timer === undefined) return;
-    clearTimeout(this.#timer);
+    this.#timer.cancel();
     this.#timer = undefined;
     this.#fiber = undefined;
   }
@@ -109,7 +110,9 @@ const dummy: Timeout = new Timeout(undefined);
  * or, when `options.default` is given, `withTimeout` returns that instead. Blocks as `fn` does.
  */
 export function withTimeout<T, D = T>(ms: number, fn: () => T, options?: { default?: D }): T | D {
-  if (typeof fn !== 'function') throw new TypeError(`Expected a function for fn but received ${typeof fn}`);
+  checkTimeout(ms, 'ms');
+  checkFunction(fn, 'fn');
+  readOptions(options, 'options', []);
   const fallback: D | typeof kNoDefault = options !== undefined && 'default' in options ? (options.default as D) : kNoDefault;
   const timeout = Timeout.start(ms);
   try {

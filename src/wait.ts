@@ -2,9 +2,12 @@
 // function made blocking). Objects are promises/thenables or waitables (Greenlet, Event,
 // AsyncResult, anything implementing src/waitable.ts).
 import { Fiber } from './fiber';
+import { FiberError } from './errors';
 import { liveGreenlets } from './live-greenlets';
+import { setLongTimeout, type LongTimer } from './long-timer';
 import { Waiter } from './waiter';
 import { Timeout } from './timeout';
+import { checkCount, checkFunction, checkIterable, checkTimeout, describe, readOptions } from './validate';
 import { isWaitable, kLink, kReady, kResult, kUnlink, type Waitable } from './waitable';
 
 /** Anything wait() accepts. */
@@ -18,9 +21,23 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
-function notWaitable(value: unknown): TypeError {
-  const what = value === null ? 'null' : typeof value === 'object' ? `an instance of ${(value as object).constructor?.name ?? 'Object'}` : typeof value;
-  return new TypeError(`Expected a Promise, thenable, Greenlet, Event or AsyncResult but received ${what}`);
+function notWaitable(value: unknown, name: string): TypeError {
+  return new TypeError(`Expected a Promise, thenable, Greenlet, Event or AsyncResult for ${name} but received ${describe(value)}`);
+}
+
+// What wait() can do with `value`; 'none' also for an object whose property reads throw.
+function kindOf(value: unknown): 'waitable' | 'thenable' | 'none' {
+  try {
+    if (isWaitable(value)) return 'waitable';
+    if (isThenable(value)) return 'thenable';
+  } catch {
+    // a hostile object (a Proxy whose traps throw): not something we can wait for
+  }
+  return 'none';
+}
+
+function waitsForItself(): FiberError {
+  return new FiberError(`a greenlet cannot wait for itself: it would wait forever for its own end (greenlet ${JSON.stringify(Fiber.current.name)})`);
 }
 
 /**
@@ -30,13 +47,17 @@ function notWaitable(value: unknown): TypeError {
  * @throws BlockingOnHubError in a loop callback outside any greenlet; LoopExit at the top level
  *   of a script when nothing could ever settle it.
  */
-export function wait<T>(object: WaitableLike<T>, options: { timeout?: number } = {}): T {
-  if (isWaitable(object)) {
+export function wait<T>(object: WaitableLike<T>, options: { timeout?: number | null } = {}): T {
+  const timeout = checkTimeout(readOptions(options, 'options', ['timeout']).timeout, 'options.timeout');
+  const kind = kindOf(object);
+  if (kind === 'none') throw notWaitable(object, 'object');
+  if (kind === 'waitable' && isWaitable(object)) {
     if (object[kReady]()) return object[kResult]() as T;
+    if ((object as unknown) === Fiber.current) throw waitsForItself();
     const waiter = new Waiter<void>();
     const wake = (): void => waiter.switch(undefined);
     object[kLink](wake);
-    const timer = Timeout.startNewOrDummy(options.timeout);
+    const timer = Timeout.startNewOrDummy(timeout);
     try {
       waiter.get();
     } finally {
@@ -62,14 +83,14 @@ export function wait<T>(object: WaitableLike<T>, options: { timeout?: number } =
         waiter.throw(error);
       },
     );
-    const timer = Timeout.startNewOrDummy(options.timeout);
+    const timer = Timeout.startNewOrDummy(timeout);
     try {
       return waiter.get();
     } finally {
       timer.cancel();
     }
   }
-  throw notWaitable(object);
+  throw notWaitable(object, 'object');
 }
 
 /**
@@ -77,10 +98,21 @@ export function wait<T>(object: WaitableLike<T>, options: { timeout?: number } =
  * order. Stops after `count` objects, or (without an error) once `timeout` ms have passed. Blocks
  * between items. A promise counts as ready once settled; wait(promise) then returns at once.
  */
-export function* iwait<O extends WaitableLike<any>>(objects: Iterable<O>, options: { timeout?: number; count?: number } = {}): Generator<O, void, undefined> {
-  const list = [...objects];
-  for (const object of list) if (!isWaitable(object) && !isThenable(object)) throw notWaitable(object);
-  let remaining = Math.min(options.count ?? list.length, list.length);
+export function iwait<O extends WaitableLike<any>>(objects: Iterable<O>, options: { timeout?: number | null; count?: number } = {}): Generator<O, void, undefined> {
+  // Checked now, not at the first next(): a bad argument fails where the call is.
+  const list = [...(checkIterable(objects, 'objects', 'an iterable of Promises or waitables') as Iterable<O>)];
+  for (let i = 0; i < list.length; i++) if (kindOf(list[i]) === 'none') throw notWaitable(list[i], `objects[${i}]`);
+  const read = readOptions(options, 'options', ['timeout', 'count']);
+  const timeout = checkTimeout(read.timeout, 'options.timeout');
+  const count = Math.min(checkCount(read.count, 'options.count', 0, true) ?? list.length, list.length);
+  if (timeout === undefined && count === list.length && list.includes(Fiber.current as unknown as O) && !(Fiber.current as unknown as Waitable)[kReady]?.()) {
+    throw waitsForItself();
+  }
+  return iwaitChecked(list, timeout, count);
+}
+
+function* iwaitChecked<O extends WaitableLike<any>>(list: O[], timeout: number | undefined, count: number): Generator<O, void, undefined> {
+  let remaining = count;
   if (remaining <= 0) return;
   const ready: O[] = [];
   let waiter: Waiter<void> | undefined;
@@ -120,16 +152,16 @@ export function* iwait<O extends WaitableLike<any>>(objects: Iterable<O>, option
       );
     }
   }
-  let timer: NodeJS.Timeout | undefined;
-  if (options.timeout !== undefined && options.timeout !== null && ready.length < remaining) {
-    timer = setTimeout(() => {
+  let timer: LongTimer | undefined;
+  if (timeout !== undefined && ready.length < remaining) {
+    timer = setLongTimeout(() => {
       expired = true;
       if (waiter !== undefined) {
         const current = waiter;
         waiter = undefined;
         current.switch(undefined);
       }
-    }, options.timeout);
+    }, timeout, undefined);
   }
   try {
     while (remaining > 0) {
@@ -145,7 +177,7 @@ export function* iwait<O extends WaitableLike<any>>(objects: Iterable<O>, option
   } finally {
     finished = true;
     waiter = undefined;
-    if (timer !== undefined) clearTimeout(timer);
+    timer?.cancel();
     for (const [object, callback] of linked) object[kUnlink](callback);
   }
 }
@@ -155,10 +187,13 @@ export function* iwait<O extends WaitableLike<any>>(objects: Iterable<O>, option
  * after `count` of them or `timeout` ms. Without objects, waits until every other live greenlet
  * has finished. Blocks.
  */
-export function waitAll<O extends WaitableLike<any>>(objects?: Iterable<O>, options: { timeout?: number; count?: number } = {}): O[] {
+export function waitAll<O extends WaitableLike<any>>(objects?: Iterable<O> | null, options: { timeout?: number | null; count?: number } = {}): O[] {
   if (objects === undefined || objects === null) {
+    const read = readOptions(options, 'options', ['timeout', 'count']);
+    const timeout = checkTimeout(read.timeout, 'options.timeout');
+    checkCount(read.count, 'options.count', 0, true);
     const current = Fiber.current;
-    const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout;
+    const deadline = timeout === undefined ? undefined : Date.now() + timeout;
     for (;;) {
       const others = liveGreenlets().filter((greenlet) => greenlet !== current);
       if (others.length === 0) return [];
@@ -175,7 +210,7 @@ export function waitAll<O extends WaitableLike<any>>(objects?: Iterable<O>, opti
  * runs `fn` and waits for its promise. Blocks; see wait().
  */
 export function blocking<A extends unknown[], R>(fn: (...args: A) => PromiseLike<R> | R): (...args: A) => R {
-  if (typeof fn !== 'function') throw new TypeError(`Expected a function for fn but received ${fn === null ? 'null' : typeof fn}`);
+  checkFunction(fn, 'fn');
   const wrapped = function (this: unknown, ...args: A): R {
     const result = fn.apply(this, args);
     return isThenable(result) ? wait(result as PromiseLike<R>) : (result as R);

@@ -264,7 +264,7 @@ describe('misuse gets a clear error', () => {
     for (const bad of [42, 'code', null, undefined, {}]) {
       expect(() => new Fiber(bad as never)).toThrow(TypeError);
     }
-    expect(() => new Fiber(42 as never)).toThrow(/Expected a function for fn but received number 42/);
+    expect(() => new Fiber(42 as never)).toThrow(/Expected a function for fn but received a number 42/);
     expect(() => new Fiber(() => 1, { name: 7 as never })).toThrow(/options\.name/);
     expect(() => new Fiber(() => 1, null as never)).toThrow(/options/);
   });

@@ -374,6 +374,9 @@ describe('hub.maxBlockingTime', () => {
     expect(hub.maxBlockingTime).toBe(0);
     expect(() => {
       hub.maxBlockingTime = -1;
+    }).toThrow(RangeError);
+    expect(() => {
+      hub.maxBlockingTime = '5' as never;
     }).toThrow(TypeError);
   });
 });

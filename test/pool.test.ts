@@ -1,7 +1,7 @@
 // Group and Pool: gevent.pool semantics (ported from test__pool.py): capped spawn, map/imap order,
 // errors at the caller, join/kill, free slots.
-import { afterEach, describe, expect, it } from 'vitest';
-import { Event, fiberStats, Group, Pool, Queue, QueueShutDown, sleep, spawn, spawnLater, Timeout } from '../dist/entries/index.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Event, fiberStats, GreenletExit, Group, hub, Pool, Queue, QueueShutDown, sleep, spawn, spawnLater, Timeout } from '../dist/entries/index.js';
 import { captureReports } from './greenlet-helpers';
 
 const green = <T>(fn: () => T) => (): Promise<T> => spawn(fn).promise();
@@ -330,4 +330,105 @@ describe('Group', () => {
     adopted.join();
     expect(adopted.length).toBe(0);
   }));
+});
+
+describe('applyAsync and mapAsync', () => {
+  // The failing calls below are expected: keep their reports off stderr, but count them.
+  let reports = 0;
+  beforeEach(() => {
+    reports = 0;
+    hub.onError = () => {
+      reports++;
+    };
+  });
+  afterEach(() => {
+    hub.onError = undefined;
+  });
+
+  // gevent test__pool.py TestPool.test_apply_async / test_map_async
+  it('applyAsync never blocks, even when the pool is full, and returns an AsyncResult', green(() => {
+    const pool = new Pool(1);
+    const gate = new Event();
+    const first = pool.applyAsync((x: number) => {
+      gate.wait();
+      return x * 2;
+    }, [21]);
+    expect(pool.full()).toBe(true);
+    const seen: number[] = [];
+    const second = pool.applyAsync((a: number, b: number) => a + b, [1, 2], (value) => seen.push(value));
+    expect(first.ready()).toBe(false);
+    expect(second.ready()).toBe(false);
+    gate.set();
+    expect(first.get()).toBe(42);
+    expect(second.get()).toBe(3);
+    pool.join();
+    expect(seen).toEqual([3]); // the callback ran on success
+  }));
+
+  it('applyAsync from a loop callback, with a full pool, and join() waits for the waiting call', async () => {
+    const pool = new Pool(1);
+    const gate = new Event();
+    pool.spawn(() => gate.wait());
+    const result = pool.applyAsync(() => 'late'); // here: outside any greenlet
+    setTimeout(() => gate.set(), 1);
+    await spawn(() => {
+      expect(pool.join()).toBe(true);
+      expect(result.ready()).toBe(true);
+      expect(result.get()).toBe('late');
+    }).promise();
+  });
+
+  it('applyAsync: the error goes to the AsyncResult, the callback is not called', green(() => {
+    const pool = new Pool(2);
+    let called = false;
+    const result = pool.applyAsync(divideBy, [0], () => {
+      called = true;
+    });
+    expect(() => result.get()).toThrow(ExpectedError);
+    pool.join();
+    expect(called).toBe(false);
+    expect(reports).toBe(1);
+  }));
+
+  it('kill() kills a call still waiting for room; its AsyncResult holds the kill', green(() => {
+    const pool = new Pool(1);
+    const gate = new Event();
+    pool.spawn(() => gate.wait());
+    let ran = false;
+    const result = pool.applyAsync(() => {
+      ran = true;
+    });
+    sleep(0);
+    pool.kill();
+    expect(result.ready()).toBe(true);
+    expect(() => result.get()).toThrow(GreenletExit);
+    expect(ran).toBe(false);
+    expect(pool.length).toBe(0);
+  }));
+
+  it('mapAsync maps without blocking; results in input order, then the callback', green(() => {
+    const pool = new Pool(2);
+    let delivered: number[] | undefined;
+    const result = pool.mapAsync((x: number) => {
+      sleep(3 - x);
+      return x * 10;
+    }, [0, 1, 2], (values) => {
+      delivered = values;
+    });
+    expect(result.ready()).toBe(false);
+    expect(result.get()).toEqual([0, 10, 20]);
+    pool.join();
+    expect(delivered).toEqual([0, 10, 20]);
+    const failed = new Group().mapAsync(divideBy, [1, 0, 2]);
+    expect(() => failed.get()).toThrow(ExpectedError);
+  }));
+
+  it('reject bad arguments at the call, naming them', () => {
+    const pool = new Pool(1);
+    expect(() => pool.applyAsync(5 as never)).toThrow(/for fn but received a number 5/);
+    expect(() => pool.applyAsync(() => 1, 5 as never)).toThrow(/for args but received a number 5/);
+    expect(() => pool.applyAsync(() => 1, [], 'x' as never)).toThrow(/for callback/);
+    expect(() => pool.mapAsync(() => 1, null as never)).toThrow(/for items but received null/);
+    expect(pool.length).toBe(0);
+  });
 });

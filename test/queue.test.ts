@@ -399,3 +399,29 @@ describe('Channel', () => {
     expect([...channel]).toEqual([1, 2]);
   }));
 });
+
+// The direct hand-off (README, Synchronisation and pools): where greenfiber differs from gevent on
+// purpose. gevent 22.10 prints qsize 1 here and lets the newcomer take 'a'.
+describe('direct hand-off, as documented against gevent', () => {
+  it('put() to a parked getter: qsize() stays 0 and a newcomer cannot take the item', green(() => {
+    const queue = new Queue<string>();
+    const getter = spawn(() => queue.get());
+    sleep(0); // the getter parks
+    queue.put('a');
+    expect(queue.qsize()).toBe(0);
+    expect(() => queue.getNowait()).toThrow(QueueEmpty);
+    expect(getter.get()).toBe('a');
+  }));
+
+  it('get() from a full queue takes the parked putter\'s item in at once', green(() => {
+    const queue = new Queue<number>(1);
+    queue.put(1);
+    const putter = spawn(() => queue.put(2));
+    sleep(0); // the putter parks: the queue is full
+    expect(queue.get()).toBe(1);
+    expect(queue.qsize()).toBe(1); // 2 is in already, before the putter runs again
+    expect(putter.ready()).toBe(false);
+    expect(queue.get()).toBe(2);
+    putter.join();
+  }));
+});

@@ -123,8 +123,25 @@ describe('Timeout', () => {
   });
 
   it('rejects a bad delay', () => {
-    expect(() => Timeout.start(-1)).toThrow(TypeError);
-    expect(() => new Timeout('5' as never)).toThrow(/Expected a number of milliseconds/);
+    expect(() => Timeout.start(Number.NaN)).toThrow(RangeError);
+    expect(() => new Timeout('5' as never)).toThrow(TypeError);
+    expect(() => new Timeout('5' as never)).toThrow(/Expected a number of milliseconds .*for ms but received a string "5"/);
+  });
+
+  // The rule for times: a negative delay is 0, already due (gevent's libev timers do the same).
+  it('takes a negative delay as 0: it expires at the first blocking point', async () => {
+    await inGreenlet(() => {
+      const timeout = Timeout.start(-5);
+      expect(timeout.ms).toBe(0);
+      try {
+        sleep(1000);
+        expect.unreachable('the Timeout should have expired');
+      } catch (error) {
+        expect(error).toBe(timeout);
+      } finally {
+        timeout.cancel();
+      }
+    });
   });
 });
 

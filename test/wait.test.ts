@@ -97,7 +97,7 @@ describe('wait', () => {
 
   it('refuses what it cannot wait for', async () => {
     await inGreenlet(() => {
-      expect(() => wait(42 as never)).toThrow(/Expected a Promise, thenable, Greenlet, Event or AsyncResult but received number/);
+      expect(() => wait(42 as never)).toThrow(/Expected a Promise, thenable, Greenlet, Event or AsyncResult for object but received a number 42/);
     });
   });
 

@@ -5,6 +5,8 @@ import { Agent, interceptors, request as undiciRequest, type Dispatcher } from '
 import { FiberExit, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError } from '../errors';
 import { assertCanBlock, Waiter } from '../hub';
 import { Timeout } from '../timeout';
+import { MAX_TIMER_MS, setLongTimeout, type LongTimer } from '../long-timer';
+import { checkOptionalBoolean, checkTimeout, invalidArgument, readOptions } from '../validate';
 import { wait } from '../wait';
 
 /** Response headers: lower-case names; a repeated header's values as an array. */
@@ -71,11 +73,59 @@ export function closeAll(): void {
 
 function number(value: unknown, name: string, min: number): number | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !(value >= min)) throw new TypeError(`Expected a number >= ${min} for ${name} but received ${String(value)}`);
+  const expected = `a number >= ${min}`;
+  if (typeof value !== 'number') throw invalidArgument(`options.${name}`, expected, value);
+  if (!(value >= min)) throw invalidArgument(`options.${name}`, expected, value, true);
   return value;
 }
 
+// A time handed to undici, by the rule for times (validate.ts): undefined for the default;
+// Infinity is undici's 0 (no limit); 0 and negatives are 1 ms (undici would read 0 as no limit);
+// past Node's longest timer (~24.8 days) also no limit, as undici's timers would overflow.
+function undiciTime(value: unknown, name: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const ms = checkTimeout(value, `options.${name}`);
+  return ms === undefined || ms > MAX_TIMER_MS ? 0 : Math.max(ms, 1);
+}
+
+const requestKeys = ['method', 'headers', 'body', 'timeout', 'connectTimeout', 'headersTimeout', 'bodyTimeout', 'maxBodySize', 'maxRedirections', 'connections', 'stream', 'dispatcher'] as const;
+
+// Checks every option once, up front (getters read once), with the argument-naming messages.
+function checkRequestOptions(options: unknown): { [K in (typeof requestKeys)[number]]?: unknown } {
+  const read = readOptions(options, 'options', requestKeys);
+  if (read.method !== undefined && typeof read.method !== 'string') throw invalidArgument('options.method', 'a string such as "GET"', read.method);
+  const { headers, body, dispatcher } = read;
+  if (headers !== undefined && headers !== null && typeof headers !== 'object') throw invalidArgument('options.headers', 'an object or an array of [name, value] pairs', headers);
+  if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
+    throw invalidArgument('options.body', 'a string, a Uint8Array (Buffer) or null', body);
+  }
+  checkOptionalBoolean(read.stream, 'options.stream');
+  undiciTime(read.headersTimeout, 'headersTimeout');
+  undiciTime(read.bodyTimeout, 'bodyTimeout');
+  if (dispatcher !== undefined && (typeof dispatcher !== 'object' || dispatcher === null || typeof (dispatcher as Dispatcher).dispatch !== 'function')) {
+    throw invalidArgument('options.dispatcher', 'an undici Dispatcher (an Agent, Pool, Client or MockAgent)', dispatcher);
+  }
+  if (read.connections !== undefined && read.connections !== null && !Number.isInteger(read.connections) && read.connections !== Infinity) {
+    number(read.connections, 'connections', 1);
+    throw invalidArgument('options.connections', 'an integer >= 1', read.connections, true);
+  }
+  if (read.maxRedirections !== undefined && read.maxRedirections !== null && !Number.isInteger(read.maxRedirections)) {
+    number(read.maxRedirections, 'maxRedirections', 0);
+    throw invalidArgument('options.maxRedirections', 'an integer >= 0', read.maxRedirections, true);
+  }
+  return read;
+}
+
+function isUrl(value: unknown): boolean {
+  try {
+    return value instanceof URL;
+  } catch {
+    return false; // a Proxy whose getPrototypeOf trap throws
+  }
+}
+
 function parseUrl(url: string | URL): URL {
+  if (typeof url !== 'string' && !isUrl(url)) throw invalidArgument('url', 'a URL string or a URL', url);
   let parsed: URL;
   try {
     parsed = new URL(String(url));
@@ -301,30 +351,30 @@ export function request(url: string | URL, options: RequestOptions & { stream: t
 export function request(url: string | URL, options?: RequestOptions & { stream?: false }): HttpResponse;
 export function request(url: string | URL, options?: RequestOptions): HttpResponse | HttpStreamResponse;
 export function request(url: string | URL, options: RequestOptions = {}): HttpResponse | HttpStreamResponse {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an object for options but received ${options === null ? 'null' : typeof options}`);
+  options = checkRequestOptions(options) as RequestOptions;
   const parsed = parseUrl(url);
   const method = (options.method ?? 'GET').toUpperCase();
-  const timeout = number(options.timeout, 'timeout', 0);
-  const connectTimeout = number(options.connectTimeout, 'connectTimeout', 0) ?? DEFAULT_CONNECT_TIMEOUT;
+  const timeout = checkTimeout(options.timeout, 'options.timeout');
+  const connectTimeout = undiciTime(options.connectTimeout, 'connectTimeout') ?? DEFAULT_CONNECT_TIMEOUT;
   const maxBodySize = number(options.maxBodySize, 'maxBodySize', 0) ?? DEFAULT_MAX_BODY_SIZE;
   const connections = number(options.connections, 'connections', 1);
   const what = `${method} ${parsed.href}`;
   assertCanBlock();
   const dispatcher = options.dispatcher ?? agentFor(connections, connectTimeout);
   const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   const deadline = {
     timedOut: false,
     cancel(): void {
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.cancel();
       timer = undefined;
     },
   };
   if (timeout !== undefined) {
-    timer = setTimeout(() => {
+    timer = setLongTimeout(() => {
       deadline.timedOut = true;
       controller.abort(new HttpTimeoutError('total', `${what} timed out after ${timeout} ms (timeout)`));
-    }, timeout);
+    }, timeout, undefined);
   }
   let body: Body | undefined;
   let done = false;
@@ -342,8 +392,8 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
           headers: options.headers as Record<string, string>,
           body: options.body ?? undefined,
           signal: controller.signal,
-          headersTimeout: number(options.headersTimeout, 'headersTimeout', 0),
-          bodyTimeout: number(options.bodyTimeout, 'bodyTimeout', 0),
+          headersTimeout: undiciTime(options.headersTimeout, 'headersTimeout'),
+          bodyTimeout: undiciTime(options.bodyTimeout, 'bodyTimeout'),
           maxRedirections: number(options.maxRedirections, 'maxRedirections', 0) ?? 0,
         } as Parameters<typeof undiciRequest>[1]).then((received): Promise<[Dispatcher.ResponseData<unknown>, Buffer | undefined]> | [Dispatcher.ResponseData<unknown>, undefined] => {
           body = received.body;
@@ -378,7 +428,7 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
 export function get(url: string | URL, options?: Omit<RequestOptions, 'method' | 'body'> & { stream?: false }): HttpResponse;
 export function get(url: string | URL, options: Omit<RequestOptions, 'method' | 'body'> & { stream: true }): HttpStreamResponse;
 export function get(url: string | URL, options: Omit<RequestOptions, 'method' | 'body'> = {}): HttpResponse | HttpStreamResponse {
-  return request(url, { ...options, method: 'GET' });
+  return request(url, { ...checkRequestOptions(options), method: 'GET' } as RequestOptions);
 }
 
 export { HttpError, HttpTimeoutError, HttpConnectionError, HttpBadUrlError, HttpBodyTooLargeError };

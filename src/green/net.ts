@@ -5,7 +5,9 @@ import net = require('node:net');
 import { FiberError, IncompleteReadError, SocketTimeoutError } from '../errors';
 import { Event } from '../event';
 import { Greenlet, joinAll, killAll } from '../greenlet';
-import { assertCanBlock, MAX_TIMER_MS, Waiter } from '../hub';
+import { assertCanBlock, Waiter } from '../hub';
+import { setLongTimeout } from '../long-timer';
+import { checkFunction, checkTimeout, invalidArgument, readOptions } from '../validate';
 import { kLink } from '../waitable';
 
 /** A host and port, as `server.address` and `socket.remoteAddress` give them. */
@@ -33,22 +35,18 @@ export interface CallOptions {
 const HIGH_WATER = 64 * 1024;
 const DEFAULT_READ = 64 * 1024;
 
+// The rule for times (validate.ts): undefined for none (null, Infinity), negatives as 0.
 function validTimeout(timeout: unknown, name: string): number | undefined {
-  if (timeout === undefined || timeout === null) return undefined;
-  if (typeof timeout !== 'number' || !(timeout >= 0)) throw new TypeError(`Expected a number of milliseconds >= 0 for ${name} but received ${String(timeout)}`);
-  return timeout;
+  return checkTimeout(timeout, name);
 }
 
 /** Parks on `waiter` for at most `timeout` ms; throws SocketTimeoutError(`what`) when it runs out. */
 function parkOn(waiter: Waiter<void>, timeout: number | undefined, what: string): void {
-  let timer: NodeJS.Timeout | undefined;
-  if (timeout !== undefined && timeout <= MAX_TIMER_MS) {
-    timer = setTimeout(() => waiter.throw(new SocketTimeoutError(`${what} timed out after ${timeout} ms`)), timeout);
-  }
+  const timer = timeout === undefined ? undefined : setLongTimeout(() => waiter.throw(new SocketTimeoutError(`${what} timed out after ${timeout} ms`)), timeout, undefined);
   try {
     waiter.get();
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    timer?.cancel();
   }
 }
 
@@ -59,8 +57,7 @@ function parkOn(waiter: Waiter<void>, timeout: number | undefined, what: string)
  * SocketTimeoutError past the timeout. Disposable: `using socket = connect(...)` closes it.
  */
 export class Socket {
-  /** Default timeout of each blocking call, in ms; undefined waits forever. */
-  timeout: number | undefined;
+  #timeout: number | undefined;
   /** The underlying net.Socket, for options (setNoDelay, setKeepAlive) and addresses. */
   readonly raw: net.Socket;
   #chunks: Buffer[] = [];
@@ -70,10 +67,30 @@ export class Socket {
   #reader: Waiter<void> | undefined = undefined;
   #writer: Waiter<void> | undefined = undefined;
 
+  /**
+   * Default timeout of each blocking call, in ms; undefined (or null, Infinity) waits forever.
+   * @throws TypeError / RangeError when set to a bad time (the rule for times, README).
+   */
+  get timeout(): number | undefined {
+    return this.#timeout;
+  }
+
+  set timeout(timeout: number | undefined) {
+    this.#timeout = validTimeout(timeout, 'timeout');
+  }
+
+  // A call's own { timeout } when it gives one (Infinity: forever), else the socket's.
+  #callTimeout(options: unknown): number | undefined {
+    const { timeout } = readOptions(options, 'options', ['timeout']);
+    return timeout === undefined ? this.#timeout : validTimeout(timeout, 'options.timeout');
+  }
+
   /** Wraps a connected net.Socket (connect() and StreamServer make these for you). */
   constructor(raw: net.Socket, options: SocketOptions = {}) {
+    if (!(raw instanceof net.Socket)) throw invalidArgument('raw', 'a net.Socket', raw);
+    const read = readOptions(options, 'options', ['timeout']);
     this.raw = raw;
-    this.timeout = validTimeout(options.timeout, 'timeout');
+    this.timeout = validTimeout(read.timeout, 'options.timeout');
     raw.on('data', (chunk: Buffer) => {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
@@ -184,7 +201,7 @@ export class Socket {
    */
   read(max: number = DEFAULT_READ, options: CallOptions = {}): Buffer {
     if (typeof max !== 'number' || !(max >= 1)) throw new TypeError(`Expected a number >= 1 for max but received ${String(max)}`);
-    const timeout = validTimeout(options.timeout, 'timeout') ?? this.timeout;
+    const timeout = this.#callTimeout(options);
     while (this.#buffered === 0) {
       this.#failIfBroken();
       if (this.#ended) return Buffer.alloc(0);
@@ -199,7 +216,7 @@ export class Socket {
    */
   readExactly(n: number, options: CallOptions = {}): Buffer {
     if (typeof n !== 'number' || !(n >= 0) || !Number.isInteger(n)) throw new TypeError(`Expected an integer >= 0 for n but received ${String(n)}`);
-    const timeout = validTimeout(options.timeout, 'timeout') ?? this.timeout;
+    const timeout = this.#callTimeout(options);
     while (this.#buffered < n) {
       this.#failIfBroken();
       if (this.#ended) {
@@ -216,7 +233,7 @@ export class Socket {
    * the stream returns the last unterminated line, then `''`.
    */
   readLine(options: CallOptions = {}): string {
-    const timeout = validTimeout(options.timeout, 'timeout') ?? this.timeout;
+    const timeout = this.#callTimeout(options);
     let scanned = 0;
     for (;;) {
       let offset = 0;
@@ -239,7 +256,7 @@ export class Socket {
    * (backpressure), so a fast writer cannot outrun a slow peer.
    */
   write(data: string | Uint8Array, options: CallOptions = {}): void {
-    const timeout = validTimeout(options.timeout, 'timeout') ?? this.timeout;
+    const timeout = this.#callTimeout(options);
     this.#failIfBroken();
     if (this.raw.destroyed || this.raw.writableEnded) {
       throw Object.assign(new Error('write after the socket was closed or ended'), { code: 'EPIPE' });
@@ -285,8 +302,11 @@ export interface ConnectOptions extends SocketOptions {
  *   past `connectTimeout` (or `timeout`), BlockingOnHubError outside a greenlet.
  */
 export function connect(port: number, host = 'localhost', options: ConnectOptions = {}): Socket {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`Expected a port number (0-65535) for port but received ${String(port)}`);
-  const connectTimeout = validTimeout(options.connectTimeout, 'connectTimeout') ?? validTimeout(options.timeout, 'timeout');
+  if (typeof port !== 'number') throw invalidArgument('port', 'a port number (0-65535)', port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument('port', 'a port number (0-65535)', port, true);
+  if (typeof host !== 'string') throw invalidArgument('host', 'a host name or address string', host);
+  const read = readOptions(options, 'options', ['connectTimeout', 'timeout']);
+  const connectTimeout = validTimeout(read.connectTimeout, 'options.connectTimeout') ?? validTimeout(read.timeout, 'options.timeout');
   assertCanBlock();
   const raw = net.connect({ port, host });
   const waiter = new Waiter<void>();
@@ -352,12 +372,15 @@ export class StreamServer {
   /** Creates the server; nothing listens until start() or serveForever(). */
   constructor(listener: Listener, handler: (socket: Socket, address: Address) => unknown, options: StreamServerOptions = {}) {
     this.#listen = parseListener(listener);
-    if (typeof handler !== 'function') throw new TypeError(`Expected a function for handler but received ${handler === null ? 'null' : typeof handler}`);
+    checkFunction(handler, 'handler');
     this.#handler = handler;
-    this.#options = options;
-    validTimeout(options.timeout, 'timeout');
-    const max = options.maxConnections ?? Infinity;
-    if (typeof max !== 'number' || !(max >= 1)) throw new TypeError(`Expected a number >= 1 for maxConnections but received ${String(max)}`);
+    const read = readOptions(options, 'options', ['timeout', 'maxConnections', 'stopTimeout']);
+    this.#options = read as StreamServerOptions;
+    validTimeout(read.timeout, 'options.timeout');
+    validTimeout(read.stopTimeout, 'options.stopTimeout');
+    const max = read.maxConnections ?? Infinity;
+    if (typeof max !== 'number') throw invalidArgument('options.maxConnections', 'a number >= 1', max);
+    if (!(max >= 1)) throw invalidArgument('options.maxConnections', 'a number >= 1', max, true);
     this.#maxConnections = max;
   }
 
@@ -422,6 +445,7 @@ export class StreamServer {
    * Idempotent.
    */
   stop(timeout: number = this.#options.stopTimeout ?? 1000): void {
+    validTimeout(timeout, 'timeout');
     const server = this.#server;
     if (server === undefined) return;
     this.#server = undefined;

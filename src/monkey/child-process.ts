@@ -5,6 +5,7 @@ import childProcess = require('node:child_process');
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { Waiter } from '../hub';
+import { MAX_TIMER_MS, setLongTimeout, type LongTimer } from '../long-timer';
 import { patchOnce } from './state';
 import { dress, inGreenlet, withCallerStack } from './sync-call';
 
@@ -91,8 +92,11 @@ function spawnSyncError(errno: number, file: string, args: readonly string[]): E
 function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from: Function): SpawnSyncResult {
   const pipes = pipesOf(options.stdio)!;
   const maxBuffer = options.maxBuffer ?? MAX_BUFFER;
-  // spawn() validates every option as spawnSync does, and kills the child on `timeout` with `killSignal`.
-  const child = Reflect.apply(spawnOriginal, childProcess, [file, args, options]) as childProcess.ChildProcess;
+  // spawn() validates every option as spawnSync does, and kills the child on `timeout` with
+  // `killSignal`; past Node's longest timer (2**31 - 1 ms) its timer would fire at once, so such a
+  // timeout is ours alone (spawnSync honours it: libuv's timers are 64-bit).
+  const longTimeout = typeof options.timeout === 'number' && options.timeout > MAX_TIMER_MS;
+  const child = Reflect.apply(spawnOriginal, childProcess, [file, args, longTimeout ? { ...options, timeout: undefined } : options]) as childProcess.ChildProcess;
   const spawnfile = child.spawnfile;
   const spawnargs = child.spawnargs;
   const waiter = new Waiter<void>();
@@ -148,17 +152,19 @@ function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from
     if (input !== undefined && input !== null && input !== '') child.stdin.end(input as string | Uint8Array);
     else child.stdin.end();
   }
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   if (typeof options.timeout === 'number' && options.timeout > 0) {
     // Fires right after spawn()'s own timer, which sent killSignal (both were armed in this order).
-    timer = setTimeout(() => {
-      if (!closed) fail(-constants.errno.ETIMEDOUT);
-    }, options.timeout);
+    timer = setLongTimeout(() => {
+      if (closed) return;
+      fail(-constants.errno.ETIMEDOUT);
+      if (longTimeout) child.kill(killSignal);
+    }, options.timeout, undefined);
   }
   try {
     waiter.get();
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    timer?.cancel();
     // Interrupted (a kill, a Timeout): the child does not outlive the call, as with spawnSync.
     if (!closed && child.exitCode === null && child.signalCode === null) child.kill(killSignal);
   }

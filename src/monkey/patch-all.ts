@@ -6,7 +6,8 @@ import { patchDns } from './dns';
 import { patchFs } from './fs';
 import { patchHttp } from './http';
 import { patchNet } from './net';
-import { isPatched, patchedNames, restore, type PatchName } from './state';
+import { checkPatchName, isPatched, patchedNames, restore, type PatchName } from './state';
+import { invalidArgument, readOptions } from '../validate';
 import { patchZlib } from './zlib';
 
 export { patchChildProcess, patchCrypto, patchDns, patchFs, patchHttp, patchNet, patchZlib, isPatched };
@@ -32,7 +33,17 @@ export interface PatchAllOptions {
  * patched functions. Call it first thing; idempotent; never blocks.
  */
 export function patchAll(options: PatchAllOptions = {}): void {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an object for options but received ${options === null ? 'null' : typeof options}`);
+  const keys = ['fs', 'childProcess', 'zlib', 'crypto', 'dns', 'net', 'http'] as const;
+  const read = readOptions(options, 'options', keys);
+  for (const key of Object.keys(options ?? {})) {
+    if (!(keys as readonly string[]).includes(key)) {
+      throw new TypeError(`Expected only the options ${keys.join(', ')} for patchAll() but received ${JSON.stringify(key)}`);
+    }
+  }
+  for (const key of keys) {
+    if (read[key] !== undefined && typeof read[key] !== 'boolean') throw invalidArgument(`options.${key}`, 'a boolean (or undefined)', read[key]);
+  }
+  options = read as PatchAllOptions;
   if (options.fs !== false) patchFs();
   if (options.childProcess !== false) patchChildProcess();
   if (options.zlib !== false) patchZlib();
@@ -47,7 +58,11 @@ export function unpatchAll(): void {
   for (const name of patchedNames().reverse()) restore(name);
 }
 
-/** Restores one module (`'fs'`, `'child_process'`, `'zlib'`, `'crypto'`, `'dns'`, `'net'`, `'http'`). */
+/**
+ * Restores one module (`'fs'`, `'child_process'`, `'zlib'`, `'crypto'`, `'dns'`, `'net'`, `'http'`);
+ * a no-op if it is not patched.
+ * @throws TypeError if `name` is not a string; RangeError if it is not one of those names.
+ */
 export function unpatch(name: PatchName): void {
-  restore(name);
+  restore(checkPatchName(name));
 }

@@ -1,6 +1,7 @@
 // The save/restore machinery of greenfiber/monkey (gevent's monkey/_state.py and api.py): the
 // originals of every patched property, which module parts are patched, and how to undo it all.
 import Module from 'node:module';
+import { invalidArgument } from '../validate';
 
 /** The names patchAll() and isPatched() know, one per patch function. */
 export type PatchName = 'fs' | 'child_process' | 'zlib' | 'crypto' | 'dns' | 'net' | 'http';
@@ -15,9 +16,25 @@ interface Saved {
 // Every property we replaced, per patch name, in the order they were replaced.
 const saved = new Map<PatchName, Saved[]>();
 
-/** Whether `name` is patched now. */
+const names: readonly PatchName[] = ['fs', 'child_process', 'zlib', 'crypto', 'dns', 'net', 'http'];
+
+/**
+ * @internal `name` if it is one of the PatchNames.
+ * @throws TypeError if it is not a string; RangeError if it is not one of them.
+ */
+export function checkPatchName(name: unknown): PatchName {
+  if (typeof name !== 'string') throw invalidArgument('name', `one of ${names.map((n) => `'${n}'`).join(', ')}`, name);
+  if (!(names as readonly string[]).includes(name)) throw invalidArgument('name', `one of ${names.map((n) => `'${n}'`).join(', ')}`, name, true);
+  return name as PatchName;
+}
+
+/**
+ * Whether `name` is patched now.
+ * @throws TypeError if `name` is not a string; RangeError if it names no patch (a typo would
+ *   otherwise read as "not patched").
+ */
 export function isPatched(name: string): boolean {
-  return saved.has(name as PatchName);
+  return saved.has(checkPatchName(name));
 }
 
 /**
