@@ -11,5 +11,13 @@ export default defineConfig({
     hookTimeout: 30_000,
     // The machine has 2 cores; fixtures spawn their own processes.
     maxWorkers: 2,
+    // Type tests are checked by tsc in the same run: `npm test` fails on a type error. They import the
+    // package by name, so they check the built dist/entries types through "exports". tsc checks every
+    // file of tsconfig.typetest.json, including test/types-cjs.test-d.cts, which vitest cannot parse.
+    typecheck: {
+      enabled: true,
+      include: ['test/**/*.test-d.{ts,mts}'],
+      tsconfig: './tsconfig.typetest.json',
+    },
   },
 });

@@ -9,6 +9,13 @@
 //  - A fiber's own handle is never held on its own stack while it is suspended, so a suspended
 //    fiber nobody references can be collected (and then unwound, see Orphan).
 #include <napi.h>
+// NODE_MODULE_VERSION only; node_version.h also defines the runtime's NAPI_VERSION, which must not
+// replace the one binding.gyp builds against.
+#pragma push_macro("NAPI_VERSION")
+#undef NAPI_VERSION
+#include <node_version.h>
+#undef NAPI_VERSION
+#pragma pop_macro("NAPI_VERSION")
 #include <uv.h>
 #include <v8.h>
 
@@ -361,6 +368,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("runLoopOnce", Napi::Function::New(env, RunLoopOnce, "runLoopOnce"));
   exports.Set("loopAlive", Napi::Function::New(env, LoopAlive, "loopAlive"));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
+  // The V8 ABI this file was compiled for. Node checks it only for non-Node-API addons, and this one
+  // registers through Node-API while using V8's API: src/binding.ts compares it before any call.
+  exports.Set("nodeModuleVersion", Napi::Number::New(env, NODE_MODULE_VERSION));
   return exports;
 }
 

@@ -22,5 +22,6 @@ for (const file of readdirSync(join(root, 'src', 'entries'))) {
     '',
   ];
   writeFileSync(join(entries, `${name}.mjs`), lines.join('\n'));
-  writeFileSync(join(entries, `${name}.d.mts`), `export * from './${name}.js';\n`);
+  // The default export is the CommonJS module object, as in the .mjs above.
+  writeFileSync(join(entries, `${name}.d.mts`), [`export * from './${name}.js';`, `import * as cjs from './${name}.js';`, 'export default cjs;', ''].join('\n'));
 }

@@ -33,6 +33,7 @@ abstract class LinkableResult extends Linkable {
 }
 import { Timeout } from './timeout';
 import { checkOptionalBoolean, readOptions } from './validate';
+import { kResult } from './waitable';
 
 /**
  * A flag that greenlets wait on until another greenlet, a loop callback or async code sets it
@@ -96,6 +97,11 @@ const kUnset = Symbol('unset');
 export class AsyncResult<T = unknown> extends LinkableResult {
   #value: T | typeof kUnset = kUnset;
   #exception: unknown = kUnset;
+
+  /** What wait() returns for it: the value (or the error, thrown). Typed T, so `wait(result)` is T. */
+  override [kResult](): T {
+    return super[kResult]() as T;
+  }
 
   /** Whether it holds a value or an error. */
   ready(): boolean {

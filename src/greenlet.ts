@@ -132,7 +132,7 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
   }
 
   /** Creates and starts a greenlet: `spawn(fn, ...args)`. */
-  static spawn<T>(fn: (...args: any[]) => T, ...args: unknown[]): Greenlet<T> {
+  static spawn<A extends unknown[], T>(fn: (...args: A) => T, ...args: A): Greenlet<T> {
     siteFrom = Greenlet.spawn;
     const greenlet = new Greenlet(fn, ...args);
     greenlet.start();
@@ -436,9 +436,9 @@ function killNow(request: { greenlet: Greenlet<any>; error: unknown; waiter: Wai
 
 /**
  * Creates a greenlet running `fn(...args)` and schedules it to start on the next hub turn.
- * Callable from anywhere; never blocks.
+ * `args` are type-checked against `fn`'s parameters. Callable from anywhere; never blocks.
  */
-export function spawn<T>(fn: (...args: any[]) => T, ...args: unknown[]): Greenlet<T> {
+export function spawn<A extends unknown[], T>(fn: (...args: A) => T, ...args: A): Greenlet<T> {
   siteFrom = spawn;
   const greenlet = new Greenlet(fn, ...args);
   greenlet.start();
@@ -450,7 +450,7 @@ export function spawn<T>(fn: (...args: any[]) => T, ...args: unknown[]): Greenle
  * Node's 2**31 - 1 ms), Infinity for never (until killed), a negative delay as 0.
  * @throws TypeError if `ms` is not a number or `fn` not a function; RangeError if `ms` is NaN.
  */
-export function spawnLater<T>(ms: number, fn: (...args: any[]) => T, ...args: unknown[]): Greenlet<T> {
+export function spawnLater<A extends unknown[], T>(ms: number, fn: (...args: A) => T, ...args: A): Greenlet<T> {
   checkDelay(ms, 'ms');
   siteFrom = spawnLater;
   const greenlet = new Greenlet(fn, ...args);

@@ -35,9 +35,9 @@ describe('greenfiber script', () => {
     expect(result.status).toBe(0);
   });
 
-  it('runs a .js file with ES module syntax in a CommonJS package in the greenlet too', () => {
+  it('runs a .js file with ES module syntax in a package of no declared type in the greenlet too', () => {
     // Node 22+ would evaluate such a main module in its asynchronous ESM loader, outside the greenlet.
-    const result = greenfiber([fixture('cli-esm-syntax.js')]);
+    const result = greenfiber([fixture('untyped/cli-esm-syntax.js')]);
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe('esm-syntax js ok\n');
     expect(result.status).toBe(0);
@@ -56,7 +56,7 @@ describe('greenfiber script', () => {
   });
 
   it('runs TypeScript where Node strips types, and says what to do where it cannot', () => {
-    const result = greenfiber([fixture('cli-script.ts')]);
+    const result = greenfiber([fixture('untyped/cli-script.ts')]);
     const [major, minor] = process.versions.node.split('.').map(Number);
     if (major > 22 || (major === 22 && minor >= 6)) {
       expect(result.stdout).toBe('typescript slept 2 ms\n');

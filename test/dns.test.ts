@@ -1,8 +1,9 @@
 // greenfiber/dns: blocking lookup() and resolve*() (loopback only: /etc/hosts and a tiny DNS server
 // on 127.0.0.1 made here with dgram).
 import * as dgram from 'node:dgram';
+import * as fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BlockingOnHubError, spawn, joinAll } from '../dist/entries/index.js';
+import { BlockingOnHubError, GreenletExit, joinAll, sleep, spawn, Timeout, withTimeout } from '../dist/entries/index.js';
 import * as dns from '../dist/entries/dns.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 
@@ -75,6 +76,91 @@ describe('resolve*', () => {
     await inGreenlet(() => {
       expect(() => dns.resolveMx('example.test')).toThrow(expect.objectContaining({ code: 'ENOTFOUND', syscall: 'queryMx' }));
       expect(() => dns.resolveTxt('example.test')).toThrow(expect.objectContaining({ code: 'ENOTFOUND' }));
+    });
+  });
+});
+
+// An interrupted query gives its socket back: c-ares' UDP socket is closed, fds return to their
+// baseline, and the next query works. A silent server on 127.0.0.1 never answers.
+describe('interrupted queries', () => {
+  let silent: dgram.Socket;
+  let silentServer: string;
+
+  beforeAll(async () => {
+    silent = dgram.createSocket('udp4');
+    silent.on('message', () => {});
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    silentServer = `127.0.0.1:${silent.address().port}`;
+  });
+
+  afterAll(() => silent.close());
+
+  const fds = (): number => fs.readdirSync('/proc/self/fd').length;
+
+  function settledFds(): number {
+    let last = fds();
+    for (let same = 0, i = 0; same < 5 && i < 200; i++) {
+      sleep(10);
+      const now = fds();
+      same = now === last ? same + 1 : 0;
+      last = now;
+    }
+    return last;
+  }
+
+  function caught(fn: () => unknown): any {
+    try {
+      fn();
+    } catch (error) {
+      return error;
+    }
+    throw new Error('expected an error');
+  }
+
+  const hows: Record<string, (call: (options?: { timeout?: number }) => unknown) => unknown> = {
+    'kill()': (call) => {
+      const greenlet = spawn(() => call());
+      sleep(50);
+      greenlet.kill();
+      return greenlet.value;
+    },
+    'a Timeout': (call) => caught(() => withTimeout(50, () => call())),
+    'its own timeout': (call) => caught(() => call({ timeout: 50 })),
+  };
+  const calls: Record<string, (options?: { timeout?: number }) => unknown> = {
+    resolve4: (options) => dns.resolve4('example.test', options),
+    resolveMx: (options) => dns.resolveMx('example.test', options),
+    resolve: (options) => dns.resolve('example.test', 'A', options),
+    reverse: (options) => dns.reverse('127.0.0.42', options),
+  };
+  const rows: Array<[string, string]> = [];
+  for (const call of Object.keys(calls)) for (const how of Object.keys(hows)) rows.push([call, how]);
+
+  it.each(rows)('%s interrupted by %s', async (callName, how) => {
+    await inGreenlet(() => {
+      const working = dns.getServers();
+      dns.setServers([silentServer]);
+      try {
+        const baseline = settledFds();
+        const outcome = hows[how](calls[callName]);
+        if (how === 'kill()') expect(outcome).toBeInstanceOf(GreenletExit);
+        else if (how === 'a Timeout') expect(outcome).toBeInstanceOf(Timeout);
+        else expect(outcome).toEqual(expect.objectContaining({ code: 'ETIMEOUT', hostname: expect.any(String) }));
+        expect(settledFds()).toBe(baseline);
+      } finally {
+        dns.setServers(working);
+      }
+      expect(dns.resolve4('example.test')).toEqual(['127.0.0.42']);
+    });
+  });
+
+  it('lookup() with a timeout, and killed: the next lookup works', async () => {
+    await inGreenlet(() => {
+      const greenlet = spawn(() => dns.lookup('localhost', { timeout: 5000 }));
+      greenlet.kill();
+      expect(greenlet.value).toBeInstanceOf(GreenletExit);
+      expect(dns.lookup('localhost', { family: 4, timeout: 5000 })).toEqual({ address: '127.0.0.1', family: 4 });
+      expect(() => dns.lookup('localhost', { timeout: 'soon' as unknown as number })).toThrow(TypeError);
     });
   });
 });

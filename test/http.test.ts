@@ -1,10 +1,13 @@
 // greenfiber/http: the blocking client on undici, against a local Node http server (loopback only).
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import * as zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BlockingOnHubError, GreenletExit, joinAll, sleep, spawn, Timeout, withTimeout } from '../dist/entries/index.js';
+import { blocking, BlockingOnHubError, FiberError, GreenletExit, joinAll, killAll, sleep, spawn, Timeout, withTimeout } from '../dist/entries/index.js';
 import { closeAll, get, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError, request } from '../dist/entries/http.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
+import { runFixture } from './helpers';
 
 afterEach(expectNoFiberLeft);
 
@@ -51,9 +54,18 @@ beforeAll(async () => {
           res.on('close', () => clearTimeout(timer));
           return;
         }
-        case '/delay':
-          setTimeout(() => res.end(url.searchParams.get('n')), 30);
+        case '/delay': {
+          // With ?of=k: answers once k requests are in progress together (a barrier), so that
+          // overlap is shown by events rather than by timing; at most 5 s.
+          const of = Number(url.searchParams.get('of') ?? 0);
+          const started = Date.now();
+          const poll = (): void => {
+            if (active >= of || Date.now() - started > 5000) setTimeout(() => res.end(url.searchParams.get('n')), 30);
+            else setTimeout(poll, 5);
+          };
+          poll();
           return;
+        }
         case '/big':
           res.writeHead(200, { 'content-length': String(1024 * 1024) });
           for (let i = 0; i < 16; i++) res.write(Buffer.alloc(64 * 1024, 97));
@@ -119,12 +131,12 @@ describe('request / get', () => {
   it('overlaps requests from many greenlets; `connections` caps the pool', async () => {
     await inGreenlet(() => {
       peak = 0;
-      const greenlets = Array.from({ length: 8 }, (_, i) => spawn(() => get(`${base}/delay?n=${i}`).text()));
+      const greenlets = Array.from({ length: 8 }, (_, i) => spawn(() => get(`${base}/delay?n=${i}&of=8`).text()));
       joinAll(greenlets, { raiseError: true });
       expect(greenlets.map((g) => g.value)).toEqual(Array.from({ length: 8 }, (_, i) => String(i)));
       expect(peak).toBe(8);
       peak = 0;
-      const capped = Array.from({ length: 6 }, (_, i) => spawn(() => get(`${base}/delay?n=${i}`, { connections: 2 }).text()));
+      const capped = Array.from({ length: 6 }, (_, i) => spawn(() => get(`${base}/delay?n=${i}&of=2`, { connections: 2 }).text()));
       joinAll(capped, { raiseError: true });
       expect(peak).toBe(2);
     });
@@ -219,5 +231,259 @@ describe('typed errors', () => {
     expect(() => get(`${base}/json`, { connections: 7 })).toThrow(BlockingOnHubError);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(connections).toBe(before);
+  });
+});
+
+// Every interruption of a blocking client call gives its connection back: the client's fds and
+// the server's connections return to their baseline, and the next call works.
+describe('interrupted requests leave no connection behind', () => {
+  let stalls: http.Server;
+  let stallBase: string;
+
+  beforeAll(async () => {
+    stalls = http.createServer((req, res) => {
+      req.resume();
+      switch (req.url) {
+        case '/hang':
+          return; // never answers
+        case '/hang-body':
+          res.writeHead(200);
+          res.write('start');
+          return; // never ends
+        case '/drop':
+          res.writeHead(200);
+          res.write('start');
+          setTimeout(() => res.destroy(), 20);
+          return;
+        default:
+          res.end('ok');
+      }
+    });
+    await new Promise<void>((resolve) => stalls.listen(0, '127.0.0.1', resolve));
+    stallBase = `http://127.0.0.1:${(stalls.address() as net.AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    stalls.closeAllConnections();
+    await new Promise((resolve) => stalls.close(resolve));
+  });
+
+  const fds = (): number => fs.readdirSync('/proc/self/fd').length;
+  const serverConnections = (): number => blocking(() => new Promise<number>((resolve, reject) => stalls.getConnections((error, n) => (error ? reject(error) : resolve(n)))))();
+
+  /** Polls (sleeping between looks, at most 2 s) until `fn()` is true; returns its last value. */
+  function eventually(fn: () => boolean): boolean {
+    for (let i = 0; i < 200; i++) {
+      if (fn()) return true;
+      sleep(10);
+    }
+    return fn();
+  }
+
+  /** The fd count once it has stopped moving (sockets closed by earlier tests finish closing). */
+  function settledFds(): number {
+    let last = fds();
+    for (let same = 0, i = 0; same < 5 && i < 200; i++) {
+      sleep(10);
+      const now = fds();
+      same = now === last ? same + 1 : 0;
+      last = now;
+    }
+    return last;
+  }
+
+  type Interrupter = (call: () => unknown) => unknown;
+  const interrupters: Record<string, Interrupter> = {
+    'kill()': (call) => {
+      const greenlet = spawn(call);
+      sleep(50);
+      greenlet.kill();
+      return greenlet.value;
+    },
+    'a Timeout': (call) => caught(() => withTimeout(50, call)),
+  };
+  const calls: Record<string, (extra: object) => unknown> = {
+    'get (no headers)': (extra) => get(`${stallBase}/hang`, extra),
+    'request POST (no headers)': (extra) => request(`${stallBase}/hang`, { method: 'POST', body: 'x'.repeat(10_000), ...extra }),
+    'get (body stalls)': (extra) => get(`${stallBase}/hang-body`, extra),
+    'streamed body read()': (extra) => {
+      const response = get(`${stallBase}/hang-body`, { stream: true, ...extra });
+      response.read();
+      return response.read();
+    },
+  };
+
+  const rows: Array<[string, string]> = [];
+  for (const call of Object.keys(calls)) for (const how of [...Object.keys(interrupters), 'its own timeout', 'the peer going away']) rows.push([call, how]);
+
+  it.each(rows)('%s interrupted by %s', async (callName, how) => {
+    await inGreenlet(() => {
+      closeAll();
+      expect(eventually(() => serverConnections() === 0)).toBe(true);
+      const baseline = settledFds();
+      const call = calls[callName];
+      let outcome: unknown;
+      if (how === 'its own timeout') {
+        outcome = caught(() => call({ timeout: 60 }));
+        expect(outcome).toBeInstanceOf(HttpTimeoutError);
+        expect((outcome as HttpTimeoutError).phase).toBe('total');
+      } else if (how === 'the peer going away') {
+        const drop = callName.includes('no headers') ? '/drop-early' : '/drop';
+        stalls.once('request', (req: http.IncomingMessage) => {
+          if (drop === '/drop-early') setTimeout(() => req.socket.destroy(), 20);
+        });
+        outcome = caught(() => (callName.startsWith('streamed') ? (() => {
+          const response = get(`${stallBase}/drop`, { stream: true });
+          for (;;) if (response.read() === null) break;
+        })() : callName.includes('no headers') ? call({}) : get(`${stallBase}/drop`)));
+        expect(outcome).toBeInstanceOf(HttpError);
+      } else {
+        outcome = interrupters[how](() => call({}));
+        expect(outcome instanceof GreenletExit || outcome instanceof Timeout).toBe(true);
+      }
+      expect(eventually(() => serverConnections() === 0 && fds() === baseline), `connections ${serverConnections()}, fds +${fds() - baseline}`).toBe(true);
+      expect(get(`${stallBase}/ok`).text()).toBe('ok');
+      closeAll();
+    });
+  });
+
+  it('a request interrupted while it waits for a pooled connection opens none, and the pool goes on', async () => {
+    await inGreenlet(() => {
+      closeAll();
+      expect(eventually(() => serverConnections() === 0)).toBe(true);
+      const first = spawn(() => caught(() => get(`${stallBase}/hang`, { connections: 1 })));
+      expect(eventually(() => serverConnections() === 1)).toBe(true);
+      const queued = Array.from({ length: 3 }, () => spawn(() => get(`${stallBase}/ok`, { connections: 1 })));
+      sleep(20);
+      killAll(queued);
+      expect(caught(() => withTimeout(20, () => get(`${stallBase}/ok`, { connections: 1 })))).toBeInstanceOf(Timeout);
+      first.kill();
+      expect(eventually(() => serverConnections() === 0)).toBe(true);
+      expect(get(`${stallBase}/ok`, { connections: 1 }).text()).toBe('ok');
+      expect(serverConnections()).toBe(1);
+      closeAll();
+      expect(eventually(() => serverConnections() === 0)).toBe(true);
+    });
+  });
+
+  it('closeAll() closes every connection now, busy ones too; their requests fail', async () => {
+    await inGreenlet(() => {
+      const hanging = Array.from({ length: 3 }, () => spawn(() => caught(() => get(`${stallBase}/hang`))));
+      expect(eventually(() => serverConnections() === 3)).toBe(true);
+      closeAll();
+      joinAll(hanging);
+      for (const greenlet of hanging) expect(greenlet.value).toBeInstanceOf(HttpConnectionError);
+      expect(eventually(() => serverConnections() === 0)).toBe(true);
+      expect(get(`${stallBase}/ok`).text()).toBe('ok');
+      closeAll();
+    });
+  });
+
+  it('a streamed body: per-read timeout keeps it readable; one reader at a time; close() frees the connection', async () => {
+    await inGreenlet(() => {
+      const response = get(`${stallBase}/hang-body`, { stream: true, readTimeout: 30 });
+      expect(response.read()!.toString()).toBe('start');
+      const first = caught(() => response.read());
+      expect(first).toBeInstanceOf(HttpTimeoutError);
+      expect(first.phase).toBe('body');
+      expect(caught(() => response.read({ timeout: 10 }))).toBeInstanceOf(HttpTimeoutError);
+      const reader = spawn(() => caught(() => response.read({ timeout: 500 })));
+      sleep(10);
+      expect(caught(() => response.read({ timeout: 500 }))).toBeInstanceOf(FiberError);
+      reader.join();
+      expect(reader.value).toBeInstanceOf(HttpTimeoutError);
+      expect(serverConnections()).toBe(1);
+      response.close();
+      expect(eventually(() => serverConnections() === 0)).toBe(true);
+      expect(response.read()).toBe(null);
+    });
+  });
+});
+
+describe('compressed bodies', () => {
+  let zipped: http.Server;
+  let zipBase: string;
+  const seen: Array<string | undefined> = [];
+  const compressed = new Map<string, Buffer>();
+  const page = JSON.stringify({ words: Array.from({ length: 2000 }, (_, i) => `word${i}`) });
+
+  beforeAll(async () => {
+    zipped = http.createServer((req, res) => {
+      seen.push(req.headers['accept-encoding']);
+      const url = new URL(req.url!, 'http://x');
+      const encoding = url.searchParams.get('as') ?? 'gzip';
+      const size = Number(url.searchParams.get('size') ?? 0);
+      const key = `${encoding}/${size}`;
+      let body = compressed.get(key);
+      if (body === undefined) {
+        const raw = size > 0 ? Buffer.alloc(size) : Buffer.from(page);
+        body = encoding === 'br' ? zlib.brotliCompressSync(raw) : encoding === 'deflate' ? zlib.deflateSync(raw) : zlib.gzipSync(raw);
+        compressed.set(key, body);
+      }
+      res.writeHead(200, { 'content-encoding': encoding, 'content-length': String(body.length), 'content-type': 'application/json' });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => zipped.listen(0, '127.0.0.1', resolve));
+    zipBase = `http://127.0.0.1:${(zipped.address() as net.AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    zipped.closeAllConnections();
+    await new Promise((resolve) => zipped.close(resolve));
+  });
+
+  it('sends Accept-Encoding: gzip, br and decodes gzip, br and deflate by default', async () => {
+    await inGreenlet(() => {
+      seen.length = 0;
+      for (const as of ['gzip', 'br', 'deflate']) {
+        const response = get(`${zipBase}/?as=${as}`);
+        expect(response.json()).toEqual(JSON.parse(page));
+        expect(response.headers['content-encoding']).toBeUndefined();
+        expect(response.headers['content-length']).toBeUndefined();
+        expect(get(`${zipBase}/?as=${as}`, { stream: true }).text()).toBe(page);
+      }
+      expect(seen.every((value) => value === 'gzip, br')).toBe(true);
+      expect(get(`${zipBase}/`, { headers: { 'Accept-Encoding': 'gzip' } }).text()).toBe(page);
+      expect(seen.at(-1)).toBe('gzip');
+    });
+  });
+
+  it('decompress: false sends no Accept-Encoding and returns the bytes as they came', async () => {
+    await inGreenlet(() => {
+      const response = get(`${zipBase}/`, { decompress: false });
+      expect(seen.at(-1)).toBeUndefined();
+      expect(response.headers['content-encoding']).toBe('gzip');
+      expect(zlib.gunzipSync(response.body).toString()).toBe(page);
+    });
+  });
+
+  it('maxBodySize bounds the decoded size: a compression bomb is HttpBodyTooLargeError', async () => {
+    await inGreenlet(() => {
+      for (const as of ['gzip', 'br']) {
+        // 16 MiB of zeros compress to ~16 KiB (gzip) or a few dozen bytes (br).
+        const url = `${zipBase}/?as=${as}&size=${16 * 1024 * 1024}`;
+        expect(caught(() => get(url, { maxBodySize: 256 * 1024 }))).toBeInstanceOf(HttpBodyTooLargeError);
+        expect(caught(() => get(url, { stream: true, maxBodySize: 256 * 1024 }).readAll())).toBeInstanceOf(HttpBodyTooLargeError);
+        expect(get(url, { maxBodySize: 16 * 1024 * 1024 }).body.length).toBe(16 * 1024 * 1024);
+      }
+      closeAll();
+    });
+  });
+});
+
+describe('patched http servers are bounded (fixture)', () => {
+  it('handlers of departed clients are killed, threads stay flat, the cap holds, a full line answers 503', () => {
+    const result = runFixture('monkey-http-bounded.js', ['400']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim().split('\n')).toEqual([
+      'timeouts: headers true request true keepAlive true',
+      'impatient: 400 sent, 400 started, 400 released, running 0',
+      'threads bounded: true',
+      'interruptOnClientGone false: 5 of 5 ran to the end',
+      'capped: true peak<=8 true refused 0',
+      'full line: true 503s true',
+      'fibers left: 0',
+    ]);
+    expect(result.status).toBe(0);
   });
 });

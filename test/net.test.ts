@@ -1,9 +1,11 @@
 // greenfiber/net: blocking sockets and StreamServer (gevent.socket, gevent.server.StreamServer).
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, joinAll, sleep, BlockingOnHubError, Event } from '../dist/entries/index.js';
+import { blocking, spawn, joinAll, sleep, BlockingOnHubError, Event, GreenletExit, Timeout, withTimeout } from '../dist/entries/index.js';
 import { connect, IncompleteReadError, Socket, SocketTimeoutError, StreamServer } from '../dist/entries/net.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
+import { runFixture } from './helpers';
 
 afterEach(expectNoFiberLeft);
 
@@ -68,11 +70,12 @@ describe('connect / Socket', () => {
   it('per-call and per-socket timeouts raise SocketTimeoutError; the socket stays usable', async () => {
     await inGreenlet(() =>
       withEcho((port) => {
-        const socket = connect(port, '127.0.0.1', { timeout: 20 });
+        const socket = connect(port, '127.0.0.1', { timeout: 20, connectTimeout: 10_000 });
         expect(() => socket.readLine()).toThrow(SocketTimeoutError);
         expect(() => socket.read(10, { timeout: 5 })).toThrow(/read\(\) timed out after 5 ms/);
         socket.write('still there\n');
-        expect(socket.readLine()).toBe('still there\n');
+        // The echo's round trip gets a generous limit of its own (the socket's 20 ms is for the tests above).
+        expect(socket.readLine({ timeout: 10_000 })).toBe('still there\n');
         socket.close();
       }),
     );
@@ -233,5 +236,219 @@ describe('StreamServer', () => {
       expect(socket.read().length).toBe(0);
       socket.close();
     });
+  });
+});
+
+// Every interruption of a blocking socket call gives back what it took: the client's fds and the
+// server's connections return to their baseline, and the next call works.
+describe('interrupted calls leave nothing behind', () => {
+  const fds = (): number => fs.readdirSync('/proc/self/fd').length;
+
+  /** Polls (sleeping between looks, at most 2 s) until `fn()` is true. */
+  function eventually(fn: () => boolean): boolean {
+    for (let i = 0; i < 200; i++) {
+      if (fn()) return true;
+      sleep(10);
+    }
+    return fn();
+  }
+
+  function settledFds(): number {
+    let last = fds();
+    for (let same = 0, i = 0; same < 5 && i < 200; i++) {
+      sleep(10);
+      const now = fds();
+      same = now === last ? same + 1 : 0;
+      last = now;
+    }
+    return last;
+  }
+
+  function caught(fn: () => unknown): unknown {
+    try {
+      fn();
+    } catch (error) {
+      return error;
+    }
+    throw new Error('expected an error');
+  }
+
+  // A server that never answers (reads and drops), or closes when told to.
+  const calls: Record<string, (socket: Socket, timeout?: number) => unknown> = {
+    read: (socket, timeout) => socket.read(100, { timeout }),
+    readExactly: (socket, timeout) => socket.readExactly(10, { timeout }),
+    readLine: (socket, timeout) => socket.readLine({ timeout }),
+    // The peer does not read: the send buffer fills and write() blocks.
+    write: (socket, timeout) => {
+      const chunk = Buffer.alloc(1024 * 1024);
+      for (;;) socket.write(chunk, { timeout });
+    },
+  };
+  const hows = ['kill()', 'a Timeout', 'its own timeout', 'the peer going away'];
+  const rows: Array<[string, string]> = [];
+  for (const call of Object.keys(calls)) for (const how of hows) rows.push([call, how]);
+
+  it.each(rows)('%s interrupted by %s', async (callName, how) => {
+    await inGreenlet(() => {
+      let peerSocket: net.Socket | undefined;
+      const server = net.createServer((socket) => {
+        peerSocket = socket;
+        socket.pause(); // never reads: a writer fills the send buffer
+        socket.on('error', () => {});
+      });
+      server.listen(0, '127.0.0.1');
+      const port = () => (server.address() as net.AddressInfo).port;
+      eventually(() => server.address() !== null);
+      const connections = (): number => blocking(() => new Promise<number>((resolve) => server.getConnections((_, n) => resolve(n))))();
+      const baseline = settledFds();
+      const socket = connect(port(), '127.0.0.1');
+      const call = calls[callName];
+      let outcome: unknown;
+      if (how === 'kill()') {
+        const greenlet = spawn(() => call(socket));
+        sleep(50);
+        greenlet.kill();
+        outcome = greenlet.value;
+        expect(outcome).toBeInstanceOf(GreenletExit);
+        expect(socket.closed).toBe(true);
+      } else if (how === 'a Timeout') {
+        outcome = caught(() => withTimeout(50, () => call(socket)));
+        expect(outcome).toBeInstanceOf(Timeout);
+        expect(socket.closed).toBe(true);
+      } else if (how === 'its own timeout') {
+        outcome = caught(() => call(socket, 50));
+        expect(outcome).toBeInstanceOf(SocketTimeoutError);
+        // The socket is still usable; its owner closes it.
+        expect(socket.closed).toBe(false);
+        if (callName !== 'write') {
+          peerSocket!.write('0123456789\n');
+          expect(call(socket, 2000)).toBeTruthy();
+        }
+        socket.close();
+      } else {
+        const greenlet = spawn(() => {
+          try {
+            return call(socket);
+          } catch (error) {
+            return error;
+          }
+        });
+        sleep(30);
+        peerSocket!.destroy();
+        greenlet.join();
+        outcome = greenlet.value;
+        // read/readLine end quietly (''), readExactly raises IncompleteReadError, write ECONNRESET/EPIPE.
+        if (callName === 'readExactly') expect(outcome).toBeInstanceOf(IncompleteReadError);
+        if (callName === 'write') expect((outcome as { code?: string }).code).toMatch(/ECONNRESET|EPIPE/);
+        else if (callName !== 'readExactly') expect(String(outcome)).toBe('');
+        socket.close();
+      }
+      // The server reads again (a writer had filled its buffers), so it sees the client leave.
+      peerSocket?.resume();
+      expect(eventually(() => connections() === 0 && fds() === baseline), `connections ${connections()}, fds +${fds() - baseline}`).toBe(true);
+      // The next call works.
+      const again = connect(port(), '127.0.0.1');
+      again.write('ping');
+      again.close();
+      server.close();
+    });
+  });
+
+  it('connect() interrupted by kill(), a Timeout and its own timeout leaves no socket', async () => {
+    await inGreenlet(() => {
+      // A listener whose backlog is full: further connects hang in SYN (loopback drops them).
+      const baseline = settledFds();
+      const hold: net.Socket[] = [];
+      const server = net.createServer();
+      server.listen({ port: 0, host: '127.0.0.1', backlog: 1 });
+      eventually(() => server.address() !== null);
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(); // a closed port: connect fails fast, so interrupt at once instead
+      const connectors = [
+        () => {
+          const greenlet = spawn(() => connect(port, '127.0.0.1'));
+          greenlet.kill();
+          return greenlet.value;
+        },
+        () => caught(() => withTimeout(0, () => connect(port, '127.0.0.1'))),
+        () => caught(() => connect(port, '127.0.0.1', { connectTimeout: 0 })),
+      ];
+      for (const run of connectors) {
+        const outcome = run();
+        expect(outcome instanceof GreenletExit || outcome instanceof Timeout || outcome instanceof SocketTimeoutError || (outcome as { code?: string }).code === 'ECONNREFUSED').toBe(true);
+      }
+      for (const socket of hold) socket.destroy();
+      expect(eventually(() => fds() === baseline), `fds +${fds() - baseline}`).toBe(true);
+    });
+  });
+});
+
+describe('StreamServer limits', () => {
+  it('kills a handler whose client went away (interruptOnClientGone, default on)', async () => {
+    await inGreenlet(() => {
+      const released = new Event();
+      const server = new StreamServer(['127.0.0.1', 0], () => {
+        try {
+          sleep(30_000);
+        } finally {
+          released.set();
+        }
+      });
+      server.start();
+      const client = connect(server.address!.port, '127.0.0.1');
+      for (let i = 0; i < 100 && server.activeConnections === 0; i++) sleep(5);
+      expect(server.activeConnections).toBe(1);
+      client.close();
+      expect(released.wait(5000)).toBe(true);
+      for (let i = 0; i < 100 && server.activeConnections > 0; i++) sleep(5);
+      expect(server.activeConnections).toBe(0);
+      server.stop();
+    });
+  });
+
+  it('with interruptOnClientGone: false the handler runs on; past maxWaiting connections are closed', async () => {
+    await inGreenlet(() => {
+      const go = new Event();
+      const server = new StreamServer(['127.0.0.1', 0], (socket) => {
+        go.wait();
+        try {
+          socket.write('done\n');
+        } catch {
+          // The first client left while its handler ran on.
+        }
+      }, { maxConnections: 1, maxWaiting: 1, interruptOnClientGone: false });
+      server.start();
+      const port = server.address!.port;
+      const first = connect(port, '127.0.0.1');
+      for (let i = 0; i < 100 && server.activeConnections === 0; i++) sleep(5);
+      const second = connect(port, '127.0.0.1');
+      for (let i = 0; i < 100 && server.waitingConnections === 0; i++) sleep(5);
+      expect(server.waitingConnections).toBe(1);
+      const third = connect(port, '127.0.0.1');
+      expect(third.read()).toHaveLength(0); // closed at once: the line is full
+      first.close();
+      sleep(50);
+      expect(server.activeConnections).toBe(1); // not killed: the option is off
+      go.set();
+      expect(second.readLine()).toBe('done\n');
+      second.close();
+      third.close();
+      server.stop();
+    });
+  });
+});
+
+describe('patched net servers are bounded (fixture)', () => {
+  it('handlers of departed clients are killed, threads stay flat, the cap holds, a full line closes', () => {
+    const result = runFixture('monkey-net-bounded.js', ['200']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim().split('\n')).toEqual([
+      'impatient: 200 sent, 200 started, 200 released, running 0',
+      'threads bounded: true',
+      'capped: true peak<=4 true',
+      'full line: served true closed true',
+      'fibers left: 0',
+    ]);
+    expect(result.status).toBe(0);
   });
 });

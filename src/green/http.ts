@@ -1,13 +1,17 @@
 // greenfiber/http: a blocking-style HTTP client for greenlets on undici (gevent users reach for
 // requests or urllib3 with gevent; this is that). One keep-alive pool per origin, shared; typed
 // errors (src/errors.ts HttpError family); bodies buffered with a size limit, or read in chunks.
-import { Agent, interceptors, request as undiciRequest, type Dispatcher } from 'undici';
+import { pipeline, type Readable } from 'node:stream';
+import zlib = require('node:zlib');
+import { request as undiciRequest, type Dispatcher } from 'undici';
 import { FiberExit, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError } from '../errors';
-import { assertCanBlock, Waiter } from '../hub';
+import { assertCanBlock } from '../hub';
 import { Timeout } from '../timeout';
 import { MAX_TIMER_MS, setLongTimeout, type LongTimer } from '../long-timer';
 import { checkOptionalBoolean, checkTimeout, invalidArgument, readOptions } from '../validate';
 import { wait } from '../wait';
+import { agentFor, closeAll, interruptRequest, kTracker, tracked, type Tracker } from './http-pool';
+import { StreamReader } from './stream-reader';
 
 /** Response headers: lower-case names; a repeated header's values as an array. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -38,6 +42,19 @@ export interface RequestOptions {
   connections?: number;
   /** Read the body in chunks (`response.read()`, iteration) instead of buffering it. */
   stream?: boolean;
+  /**
+   * With `stream`: how long each `read()` of the body may block, unless the call says otherwise
+   * (`read({ timeout })`); past it the read throws HttpTimeoutError (`phase` 'body') and the body
+   * stays readable. Default: no limit.
+   */
+  readTimeout?: number;
+  /**
+   * Send `Accept-Encoding: gzip, br` (unless `headers` has one) and decode gzip, br and deflate
+   * bodies, as browsers and crawlers do; `maxBodySize` bounds the decoded size. The decoded
+   * response has no `content-encoding` or `content-length` header. Default true; false sends
+   * nothing and returns the body as it came.
+   */
+  decompress?: boolean;
   /** An undici Dispatcher of your own (Agent, Pool, ProxyAgent, MockAgent) instead of the shared pools. */
   dispatcher?: Dispatcher;
 }
@@ -47,29 +64,6 @@ export const DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024;
 const DEFAULT_CONNECT_TIMEOUT = 10_000;
 // The stream of a streamed body pauses once this much is buffered and not read.
 const HIGH_WATER = 256 * 1024;
-
-// The shared keep-alive pools: undici Agents (one Pool per origin each), by connection settings.
-const agents = new Map<string, Dispatcher>();
-
-function agentFor(connections: number | undefined, connectTimeout: number): Dispatcher {
-  const key = `${connections ?? ''}/${connectTimeout}`;
-  let agent = agents.get(key);
-  if (agent === undefined) {
-    agent = new Agent({ connections: connections ?? null, connect: { timeout: connectTimeout } }).compose(interceptors.redirect());
-    agents.set(key, agent);
-  }
-  return agent;
-}
-
-/**
- * Closes every pooled connection (in-flight requests finish first). Later requests open new
- * ones. Blocks until the pools are closed.
- */
-export function closeAll(): void {
-  const closing = [...agents.values()].map((agent) => agent.close());
-  agents.clear();
-  wait(Promise.all(closing));
-}
 
 function number(value: unknown, name: string, min: number): number | undefined {
   if (value === undefined || value === null) return undefined;
@@ -88,7 +82,7 @@ function undiciTime(value: unknown, name: string): number | undefined {
   return ms === undefined || ms > MAX_TIMER_MS ? 0 : Math.max(ms, 1);
 }
 
-const requestKeys = ['method', 'headers', 'body', 'timeout', 'connectTimeout', 'headersTimeout', 'bodyTimeout', 'maxBodySize', 'maxRedirections', 'connections', 'stream', 'dispatcher'] as const;
+const requestKeys = ['method', 'headers', 'body', 'timeout', 'connectTimeout', 'headersTimeout', 'bodyTimeout', 'maxBodySize', 'maxRedirections', 'connections', 'stream', 'readTimeout', 'decompress', 'dispatcher'] as const;
 
 // Checks every option once, up front (getters read once), with the argument-naming messages.
 function checkRequestOptions(options: unknown): { [K in (typeof requestKeys)[number]]?: unknown } {
@@ -100,6 +94,8 @@ function checkRequestOptions(options: unknown): { [K in (typeof requestKeys)[num
     throw invalidArgument('options.body', 'a string, a Uint8Array (Buffer) or null', body);
   }
   checkOptionalBoolean(read.stream, 'options.stream');
+  checkOptionalBoolean(read.decompress, 'options.decompress');
+  checkTimeout(read.readTimeout, 'options.readTimeout');
   undiciTime(read.headersTimeout, 'headersTimeout');
   undiciTime(read.bodyTimeout, 'bodyTimeout');
   if (dispatcher !== undefined && (typeof dispatcher !== 'object' || dispatcher === null || typeof (dispatcher as Dispatcher).dispatch !== 'function')) {
@@ -138,7 +134,7 @@ function parseUrl(url: string | URL): URL {
   return parsed;
 }
 
-const connectionCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+const connectionCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
 
 /** The typed error for a failure of `method url`. */
 function httpError(error: unknown, what: string, timedOut: boolean): unknown {
@@ -192,98 +188,95 @@ export class HttpResponse {
   }
 }
 
+/** How request() and a streamed response share the request's `timeout` and its interruption. */
+interface Flight {
+  tracker: Tracker;
+  controller: AbortController;
+  timedOut: boolean;
+  /** Stops the `timeout` timer. */
+  cancel(): void;
+}
+
+/** Per-call options of HttpStreamResponse.read(). */
+export interface ReadOptions {
+  /** Milliseconds this read may block; overrides the request's `readTimeout`. */
+  timeout?: number;
+}
+
 /**
  * A response whose body is read in chunks (request() with `stream: true`): `read()` blocks for
  * the next chunk, iteration yields them; `text()` / `json()` / `readAll()` take the rest (bounded
- * by maxBodySize). close() drops the rest; a body not read to the end holds its connection until
- * then. Disposable.
+ * by maxBodySize). One greenlet reads at a time (a second is a FiberError). A read cut by its
+ * own timeout (`readTimeout`, `read({ timeout })`) leaves the body readable; a read cut from
+ * outside (a kill, a Timeout) closes the response and its connection.
+ * close() drops the rest; a body not read to the end holds its connection until then.
+ * Disposable.
  */
 export class HttpStreamResponse {
-  readonly #body: Body;
+  readonly #body: Readable;
   readonly #what: string;
   readonly #maxBodySize: number;
-  #chunks: Buffer[] = [];
-  #buffered = 0;
-  #ended = false;
-  #error: unknown = undefined;
-  #reader: Waiter<void> | undefined = undefined;
-  readonly #timer: { timedOut: boolean; cancel(): void };
+  readonly #readTimeout: number | undefined;
+  readonly #reader: StreamReader;
+  readonly #flight: Flight;
+  #closed = false;
 
   /** @internal */
   constructor(
     readonly status: number,
     readonly headers: Headers,
-    body: Body,
+    body: Readable,
     readonly url: string,
     what: string,
     maxBodySize: number,
-    timer: { timedOut: boolean; cancel(): void },
+    readTimeout: number | undefined,
+    flight: Flight,
   ) {
     this.#body = body;
     this.#what = what;
     this.#maxBodySize = maxBodySize;
-    this.#timer = timer;
-    body.on('data', (chunk: Buffer) => {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-      if (this.#buffered >= HIGH_WATER) body.pause();
-      this.#wake();
+    this.#readTimeout = readTimeout;
+    this.#flight = flight;
+    this.#reader = new StreamReader(body, {
+      highWater: HIGH_WATER,
+      noun: 'response body',
+      timeoutError: (call, ms) => new HttpTimeoutError('body', `${what}: ${call} timed out after ${ms} ms (read timeout)`),
+      mapError: (error) => httpError(error, what, flight.timedOut),
+      onInterrupted: () => this.close(),
     });
     body.on('end', () => {
-      this.#ended = true;
-      this.#timer.cancel();
-      this.#wake();
+      flight.tracker.socket = undefined;
+      flight.cancel();
     });
-    body.on('error', (error: unknown) => {
-      this.#error ??= httpError(error, this.#what, this.#timer.timedOut);
-      this.#timer.cancel();
-      this.#wake();
-    });
+    body.on('error', () => flight.cancel());
   }
 
   get ok(): boolean {
     return this.status >= 200 && this.status < 300;
   }
 
-  /** The body itself, for code that wants it: a Node Readable of undici. */
-  get body(): Body {
+  /** The body itself (decoded when `decompress` is on): a Node Readable. */
+  get body(): Readable {
     return this.#body;
   }
 
-  #wake(): void {
-    const waiter = this.#reader;
-    if (waiter !== undefined) {
-      this.#reader = undefined;
-      waiter.switch(undefined);
-    }
-  }
-
-  /** Blocks for the next chunk of the body and returns it; null once the body has ended. */
-  read(): Buffer | null {
-    while (this.#chunks.length === 0) {
-      if (this.#error !== undefined) throw this.#error;
-      if (this.#ended) return null;
-      assertCanBlock();
-      if (this.#body.isPaused()) this.#body.resume();
-      const waiter = new Waiter<void>();
-      this.#reader = waiter;
-      try {
-        waiter.get();
-      } finally {
-        if (this.#reader === waiter) this.#reader = undefined;
-      }
-    }
-    const chunk = this.#chunks.shift()!;
-    this.#buffered -= chunk.length;
-    if (this.#buffered < HIGH_WATER && this.#body.isPaused() && !this.#ended) this.#body.resume();
-    return chunk;
+  /**
+   * Blocks for the next chunk of the body and returns it; null once the body has ended.
+   * @throws HttpTimeoutError past the read's timeout (phase 'body') or the request's `timeout`
+   *   (phase 'total'); HttpConnectionError / HttpError if the body broke off; FiberError if
+   *   another greenlet is reading this body.
+   */
+  read(options: ReadOptions = {}): Buffer | null {
+    const read = readOptions(options, 'options', ['timeout']);
+    const timeout = read.timeout === undefined ? this.#readTimeout : checkTimeout(read.timeout, 'options.timeout');
+    return this.#reader.read(Infinity, timeout, 'read()');
   }
 
   *[Symbol.iterator](): Generator<Buffer, void, undefined> {
     for (let chunk = this.read(); chunk !== null; chunk = this.read()) yield chunk;
   }
 
-  /** Reads the rest of the body. @throws HttpBodyTooLargeError past maxBodySize. */
+  /** Reads the rest of the body. Blocks. @throws HttpBodyTooLargeError past maxBodySize. */
   readAll(): Buffer {
     const parts: Buffer[] = [];
     let size = 0;
@@ -306,13 +299,16 @@ export class HttpStreamResponse {
     return JSON.parse(this.text()) as T;
   }
 
-  /** Drops the rest of the body and frees its connection. Idempotent; never blocks. */
+  /** Drops the rest of the body and closes its connection if it is still busy. Idempotent; never blocks. */
   close(): void {
-    this.#timer.cancel();
-    if (!this.#ended) this.#body.destroy();
-    this.#ended = true;
-    this.#chunks = [];
-    this.#buffered = 0;
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#flight.cancel();
+    if (!this.#reader.ended) {
+      interruptRequest(this.#flight.tracker, this.#flight.controller);
+      this.#body.destroy();
+    }
+    this.#reader.drop();
   }
 
   [Symbol.dispose](): void {
@@ -320,9 +316,8 @@ export class HttpStreamResponse {
   }
 }
 
-/** Buffers `body` whole, up to `limit` bytes. Blocks. */
-/** The whole of `body`, or a rejection past `limit` bytes. */
-function readBody(body: Body, limit: number, what: string): Promise<Buffer> {
+/** The whole of `body`, or a rejection past `limit` bytes (counted after decoding). */
+function readBody(body: Readable, limit: number, what: string): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -338,14 +333,55 @@ function readBody(body: Body, limit: number, what: string): Promise<Buffer> {
   });
 }
 
+const decoders: Record<string, () => zlib.Gunzip | zlib.BrotliDecompress | zlib.Inflate> = {
+  gzip: () => zlib.createGunzip(),
+  'x-gzip': () => zlib.createGunzip(),
+  br: () => zlib.createBrotliDecompress(),
+  deflate: () => zlib.createInflate(),
+};
+
+/**
+ * The body decoded per its content-encoding (one known coding), or undefined when it is not
+ * encoded or encoded in a way we leave alone. Errors of either stream reach the decoded one.
+ */
+function decoded(body: Readable, headers: Headers): Readable | undefined {
+  const encoding = headers['content-encoding'];
+  if (typeof encoding !== 'string') return undefined;
+  const make = decoders[encoding.trim().toLowerCase()];
+  if (make === undefined) return undefined;
+  const decoder = make();
+  pipeline(body, decoder, () => {
+    // pipeline destroys both streams on failure; the decoder's 'error' reaches the reader.
+  });
+  delete headers['content-encoding'];
+  delete headers['content-length'];
+  return decoder;
+}
+
+function hasHeader(headers: RequestOptions['headers'], name: string): boolean {
+  if (headers === undefined || headers === null) return false;
+  const names = Array.isArray(headers) ? headers.map(([key]) => key) : Object.keys(headers);
+  return names.some((key) => String(key).toLowerCase() === name);
+}
+
+function withHeader(headers: RequestOptions['headers'], name: string, value: string): RequestOptions['headers'] {
+  if (headers === undefined || headers === null) return { [name]: value };
+  if (Array.isArray(headers)) return [...headers, [name, value]];
+  return { ...headers, [name]: value };
+}
+
 /**
  * Sends an HTTP request and blocks until the response (and, unless `stream` is set, its whole
  * body) has arrived. Any status is a response, not an error. Connections are kept alive and
- * pooled per origin, shared by every greenlet.
+ * pooled per origin, shared by every greenlet. Bodies in gzip, br or deflate are decoded (see
+ * `decompress`).
+ *
+ * A request interrupted in any way (its `timeout`, a Timeout, a kill, a failure) is aborted and
+ * the connection it was on is destroyed, not left to the pool.
  * @throws HttpBadUrlError, HttpConnectionError (refused, reset, host not found),
- *   HttpTimeoutError (`phase`), HttpBodyTooLargeError, HttpError (anything else, with `cause`);
- *   undici's InvalidArgumentError for bad options (a programming error); BlockingOnHubError
- *   outside a greenlet.
+ *   HttpTimeoutError (`phase`), HttpBodyTooLargeError (also for a body that decodes past
+ *   maxBodySize), HttpError (anything else, with `cause`); undici's InvalidArgumentError for bad
+ *   options (a programming error); BlockingOnHubError outside a greenlet.
  */
 export function request(url: string | URL, options: RequestOptions & { stream: true }): HttpStreamResponse;
 export function request(url: string | URL, options?: RequestOptions & { stream?: false }): HttpResponse;
@@ -358,12 +394,16 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
   const connectTimeout = undiciTime(options.connectTimeout, 'connectTimeout') ?? DEFAULT_CONNECT_TIMEOUT;
   const maxBodySize = number(options.maxBodySize, 'maxBodySize', 0) ?? DEFAULT_MAX_BODY_SIZE;
   const connections = number(options.connections, 'connections', 1);
+  const readTimeout = checkTimeout(options.readTimeout, 'options.readTimeout');
+  const decompress = options.decompress ?? true;
   const what = `${method} ${parsed.href}`;
   assertCanBlock();
-  const dispatcher = options.dispatcher ?? agentFor(connections, connectTimeout);
-  const controller = new AbortController();
+  const dispatcher = options.dispatcher === undefined ? agentFor(connections, connectTimeout) : tracked(options.dispatcher);
+  const headers = decompress && !hasHeader(options.headers, 'accept-encoding') ? withHeader(options.headers, 'accept-encoding', 'gzip, br') : options.headers;
   let timer: LongTimer | undefined;
-  const deadline = {
+  const flight: Flight = {
+    tracker: { socket: undefined, interrupted: false },
+    controller: new AbortController(),
     timedOut: false,
     cancel(): void {
       timer?.cancel();
@@ -372,11 +412,11 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
   };
   if (timeout !== undefined) {
     timer = setLongTimeout(() => {
-      deadline.timedOut = true;
-      controller.abort(new HttpTimeoutError('total', `${what} timed out after ${timeout} ms (timeout)`));
+      flight.timedOut = true;
+      interruptRequest(flight.tracker, flight.controller, new HttpTimeoutError('total', `${what} timed out after ${timeout} ms (timeout)`));
     }, timeout, undefined);
   }
-  let body: Body | undefined;
+  let body: Readable | undefined;
   let done = false;
   try {
     let response: Dispatcher.ResponseData<unknown>;
@@ -389,38 +429,42 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
         undiciRequest(parsed, {
           dispatcher,
           method: method as Dispatcher.HttpMethod,
-          headers: options.headers as Record<string, string>,
+          headers: headers as Record<string, string>,
           body: options.body ?? undefined,
-          signal: controller.signal,
+          signal: flight.controller.signal,
           headersTimeout: undiciTime(options.headersTimeout, 'headersTimeout'),
           bodyTimeout: undiciTime(options.bodyTimeout, 'bodyTimeout'),
           maxRedirections: number(options.maxRedirections, 'maxRedirections', 0) ?? 0,
+          [kTracker]: flight.tracker,
         } as Parameters<typeof undiciRequest>[1]).then((received): Promise<[Dispatcher.ResponseData<unknown>, Buffer | undefined]> | [Dispatcher.ResponseData<unknown>, undefined] => {
           body = received.body;
+          const decodedBody = decompress ? decoded(received.body, received.headers as Headers) : undefined;
+          if (decodedBody !== undefined) body = decodedBody;
           if (options.stream) return [received, undefined];
           const length = Number((received.headers as Headers)['content-length']);
           if (length > maxBodySize) {
             throw new HttpBodyTooLargeError(`${what}: the response body (${length} bytes) is larger than maxBodySize (${maxBodySize} bytes)`);
           }
-          return readBody(received.body, maxBodySize, what).then((buffer) => [received, buffer]);
+          return readBody(body, maxBodySize, what).then((buffer) => [received, buffer]);
         }),
       );
     } catch (error) {
-      throw httpError(error, what, deadline.timedOut);
+      throw httpError(error, what, flight.timedOut);
     }
-    const headers = response.headers as Headers;
+    const responseHeaders = response.headers as Headers;
     done = true;
     if (options.stream) {
-      return new HttpStreamResponse(response.statusCode, headers, response.body, parsed.href, what, maxBodySize, deadline);
+      return new HttpStreamResponse(response.statusCode, responseHeaders, body!, parsed.href, what, maxBodySize, readTimeout, flight);
     }
-    return new HttpResponse(response.statusCode, headers, data!, parsed.href);
+    flight.tracker.socket = undefined;
+    return new HttpResponse(response.statusCode, responseHeaders, data!, parsed.href);
   } finally {
     if (!done) {
       // Failed or interrupted (a kill, a Timeout): abandon the request and free its connection.
-      controller.abort();
+      interruptRequest(flight.tracker, flight.controller);
       body?.destroy();
     }
-    if (!options.stream || !done) deadline.cancel();
+    if (!options.stream || !done) flight.cancel();
   }
 }
 
@@ -431,4 +475,4 @@ export function get(url: string | URL, options: Omit<RequestOptions, 'method' | 
   return request(url, { ...checkRequestOptions(options), method: 'GET' } as RequestOptions);
 }
 
-export { HttpError, HttpTimeoutError, HttpConnectionError, HttpBadUrlError, HttpBodyTooLargeError };
+export { closeAll, HttpError, HttpTimeoutError, HttpConnectionError, HttpBadUrlError, HttpBodyTooLargeError };

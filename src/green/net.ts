@@ -8,7 +8,8 @@ import { Greenlet, joinAll, killAll } from '../greenlet';
 import { assertCanBlock, Waiter } from '../hub';
 import { setLongTimeout } from '../long-timer';
 import { checkFunction, checkTimeout, invalidArgument, readOptions } from '../validate';
-import { kLink } from '../waitable';
+import { DEFAULT_MAX_HANDLERS, Gate } from './server-limits';
+import { StreamReader } from './stream-reader';
 
 /** A host and port, as `server.address` and `socket.remoteAddress` give them. */
 export interface Address {
@@ -50,21 +51,24 @@ function parkOn(waiter: Waiter<void>, timeout: number | undefined, what: string)
   }
 }
 
+// Each Socket's reader, for StreamServer (which must know whether a closed connection left
+// bytes its handler has not read yet).
+const readers = new WeakMap<Socket, StreamReader>();
+
 /**
  * A connected TCP socket with blocking methods (gevent.socket.socket). Each method parks only
  * the calling greenlet; one greenlet may read while another writes, but two reading (or two
  * writing) at once is a FiberError. Methods throw the socket's error (ECONNRESET, EPIPE, ...) and
- * SocketTimeoutError past the timeout. Disposable: `using socket = connect(...)` closes it.
+ * SocketTimeoutError past the timeout; after that the socket is still usable. A call cut from
+ * outside (a kill, a Timeout) closes the socket: its caller gave up on it, and nothing half read
+ * or half written is left on a connection. Disposable: `using socket = connect(...)` closes it.
  */
 export class Socket {
   #timeout: number | undefined;
   /** The underlying net.Socket, for options (setNoDelay, setKeepAlive) and addresses. */
   readonly raw: net.Socket;
-  #chunks: Buffer[] = [];
-  #buffered = 0;
-  #ended = false;
+  readonly #reader: StreamReader;
   #error: Error | undefined = undefined;
-  #reader: Waiter<void> | undefined = undefined;
   #writer: Waiter<void> | undefined = undefined;
 
   /**
@@ -91,26 +95,18 @@ export class Socket {
     const read = readOptions(options, 'options', ['timeout']);
     this.raw = raw;
     this.timeout = validTimeout(read.timeout, 'options.timeout');
-    raw.on('data', (chunk: Buffer) => {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-      if (this.#buffered >= HIGH_WATER) raw.pause();
-      this.#wakeReader();
+    this.#reader = new StreamReader(raw, {
+      highWater: HIGH_WATER,
+      noun: 'socket',
+      timeoutError: (what, ms) => new SocketTimeoutError(`${what} timed out after ${ms} ms`),
+      onInterrupted: () => raw.destroy(),
     });
-    raw.on('end', () => {
-      this.#ended = true;
-      this.#wakeReader();
-    });
+    readers.set(this, this.#reader);
     raw.on('error', (error: Error) => {
       this.#error ??= error;
-      this.#wakeReader();
       this.#wakeWriter();
     });
-    raw.on('close', () => {
-      this.#ended = true;
-      this.#wakeReader();
-      this.#wakeWriter();
-    });
+    raw.on('close', () => this.#wakeWriter());
     raw.on('drain', () => this.#wakeWriter());
   }
 
@@ -129,70 +125,12 @@ export class Socket {
     return this.raw.destroyed;
   }
 
-  #wakeReader(): void {
-    const waiter = this.#reader;
-    if (waiter !== undefined) {
-      this.#reader = undefined;
-      waiter.switch(undefined);
-    }
-  }
-
   #wakeWriter(): void {
     const waiter = this.#writer;
     if (waiter !== undefined) {
       this.#writer = undefined;
       waiter.switch(undefined);
     }
-  }
-
-  /** Blocks until more data, the end of the stream or an error arrives. */
-  #waitForData(timeout: number | undefined, what: string): void {
-    if (this.#reader !== undefined) throw new FiberError('another greenlet is already reading this socket; a socket has one reader at a time');
-    assertCanBlock();
-    if (this.raw.isPaused()) this.raw.resume();
-    const waiter = new Waiter<void>();
-    this.#reader = waiter;
-    try {
-      parkOn(waiter, timeout, what);
-    } finally {
-      if (this.#reader === waiter) this.#reader = undefined;
-    }
-  }
-
-  /** Takes up to `n` buffered bytes. */
-  #take(n: number): Buffer {
-    let out: Buffer;
-    const first = this.#chunks[0];
-    if (first.length > n) {
-      out = first.subarray(0, n);
-      this.#chunks[0] = first.subarray(n);
-    } else if (first.length === n || this.#chunks.length === 1) {
-      out = first;
-      this.#chunks.shift();
-    } else {
-      const parts: Buffer[] = [];
-      let size = 0;
-      while (size < n && this.#chunks.length > 0) {
-        const chunk = this.#chunks[0];
-        if (size + chunk.length <= n) {
-          parts.push(chunk);
-          size += chunk.length;
-          this.#chunks.shift();
-        } else {
-          parts.push(chunk.subarray(0, n - size));
-          this.#chunks[0] = chunk.subarray(n - size);
-          size = n;
-        }
-      }
-      out = Buffer.concat(parts, size);
-    }
-    this.#buffered -= out.length;
-    if (this.#buffered < HIGH_WATER && this.raw.isPaused() && !this.#ended) this.raw.resume();
-    return out;
-  }
-
-  #failIfBroken(): void {
-    if (this.#error !== undefined) throw this.#error;
   }
 
   /**
@@ -202,12 +140,7 @@ export class Socket {
   read(max: number = DEFAULT_READ, options: CallOptions = {}): Buffer {
     if (typeof max !== 'number' || !(max >= 1)) throw new TypeError(`Expected a number >= 1 for max but received ${String(max)}`);
     const timeout = this.#callTimeout(options);
-    while (this.#buffered === 0) {
-      this.#failIfBroken();
-      if (this.#ended) return Buffer.alloc(0);
-      this.#waitForData(timeout, 'read()');
-    }
-    return this.#take(Math.floor(max));
+    return this.#reader.read(Math.floor(max), timeout, 'read()') ?? Buffer.alloc(0);
   }
 
   /**
@@ -217,15 +150,9 @@ export class Socket {
   readExactly(n: number, options: CallOptions = {}): Buffer {
     if (typeof n !== 'number' || !(n >= 0) || !Number.isInteger(n)) throw new TypeError(`Expected an integer >= 0 for n but received ${String(n)}`);
     const timeout = this.#callTimeout(options);
-    while (this.#buffered < n) {
-      this.#failIfBroken();
-      if (this.#ended) {
-        const partial = this.#buffered > 0 ? this.#take(this.#buffered) : Buffer.alloc(0);
-        throw new IncompleteReadError(partial, n);
-      }
-      this.#waitForData(timeout, 'readExactly()');
-    }
-    return n === 0 ? Buffer.alloc(0) : this.#take(n);
+    const bytes = this.#reader.readExactly(n, timeout, 'readExactly()');
+    if (Buffer.isBuffer(bytes)) return bytes;
+    throw new IncompleteReadError(bytes.partial, n);
   }
 
   /**
@@ -234,21 +161,7 @@ export class Socket {
    */
   readLine(options: CallOptions = {}): string {
     const timeout = this.#callTimeout(options);
-    let scanned = 0;
-    for (;;) {
-      let offset = 0;
-      for (const chunk of this.#chunks) {
-        if (offset + chunk.length > scanned) {
-          const index = chunk.indexOf(10, Math.max(0, scanned - offset));
-          if (index >= 0) return this.#take(offset + index + 1).toString('utf8');
-        }
-        offset += chunk.length;
-      }
-      scanned = offset;
-      this.#failIfBroken();
-      if (this.#ended) return this.#buffered > 0 ? this.#take(this.#buffered).toString('utf8') : '';
-      this.#waitForData(timeout, 'readLine()');
-    }
+    return this.#reader.readUntil(10, timeout, 'readLine()').toString('utf8');
   }
 
   /**
@@ -257,7 +170,7 @@ export class Socket {
    */
   write(data: string | Uint8Array, options: CallOptions = {}): void {
     const timeout = this.#callTimeout(options);
-    this.#failIfBroken();
+    if (this.#error !== undefined) throw this.#error;
     if (this.raw.destroyed || this.raw.writableEnded) {
       throw Object.assign(new Error('write after the socket was closed or ended'), { code: 'EPIPE' });
     }
@@ -268,10 +181,15 @@ export class Socket {
     this.#writer = waiter;
     try {
       parkOn(waiter, timeout, 'write()');
+    } catch (error) {
+      // Interrupted from outside (a kill, a Timeout): the caller gave up on the stream, and what
+      // it half sent would corrupt it. The call's own timeout leaves the socket usable.
+      if (!(error instanceof SocketTimeoutError)) this.raw.destroy();
+      throw error;
     } finally {
       if (this.#writer === waiter) this.#writer = undefined;
     }
-    this.#failIfBroken();
+    if (this.#error !== undefined) throw this.#error;
   }
 
   /** Writes `data` if given, then ends the sending side (half-close); reading goes on. Never blocks. */
@@ -332,10 +250,21 @@ export type Listener = [string, number] | { host?: string; port: number } | numb
 /** Options of a StreamServer. */
 export interface StreamServerOptions extends SocketOptions {
   /**
-   * How many connections are handled at once; more wait, accepted, until a handler finishes
-   * (gevent's spawn=Pool(n)). Default: unlimited.
+   * How many connections are handled at once, each in a greenlet (gevent's spawn=Pool(n)); more
+   * wait, accepted and paused, until a handler finishes. Default DEFAULT_MAX_HANDLERS (1000, or
+   * less where the kernel's thread limits are low); Infinity lifts the cap.
    */
   maxConnections?: number;
+  /**
+   * How many connections may wait, paused, for a handler; past it they are closed at once.
+   * Default: ten times maxConnections.
+   */
+  maxWaiting?: number;
+  /**
+   * Whether a handler still running when its connection closes (the peer left) with nothing
+   * left unread is killed with GreenletExit('client went away'). Default true.
+   */
+  interruptOnClientGone?: boolean;
   /** stop()'s default: ms to let running handlers finish before they are killed. Default 1000. */
   stopTimeout?: number;
 }
@@ -362,11 +291,9 @@ export class StreamServer {
   readonly #listen: { host: string | undefined; port: number };
   readonly #handler: (socket: Socket, address: Address) => unknown;
   readonly #options: StreamServerOptions;
-  readonly #maxConnections: number;
+  readonly #gate: Gate;
   #server: net.Server | undefined = undefined;
   #address: Address | undefined = undefined;
-  #handlers = new Set<Greenlet<unknown>>();
-  #waiting: net.Socket[] = [];
   #stopped = new Event();
 
   /** Creates the server; nothing listens until start() or serveForever(). */
@@ -374,14 +301,19 @@ export class StreamServer {
     this.#listen = parseListener(listener);
     checkFunction(handler, 'handler');
     this.#handler = handler;
-    const read = readOptions(options, 'options', ['timeout', 'maxConnections', 'stopTimeout']);
+    const read = readOptions(options, 'options', ['timeout', 'maxConnections', 'maxWaiting', 'interruptOnClientGone', 'stopTimeout']);
     this.#options = read as StreamServerOptions;
     validTimeout(read.timeout, 'options.timeout');
     validTimeout(read.stopTimeout, 'options.stopTimeout');
-    const max = read.maxConnections ?? Infinity;
+    const max = read.maxConnections ?? DEFAULT_MAX_HANDLERS;
     if (typeof max !== 'number') throw invalidArgument('options.maxConnections', 'a number >= 1', max);
     if (!(max >= 1)) throw invalidArgument('options.maxConnections', 'a number >= 1', max, true);
-    this.#maxConnections = max;
+    const maxWaiting = read.maxWaiting ?? max * 10;
+    if (typeof maxWaiting !== 'number') throw invalidArgument('options.maxWaiting', 'a number >= 0', maxWaiting);
+    if (!(maxWaiting >= 0)) throw invalidArgument('options.maxWaiting', 'a number >= 0', maxWaiting, true);
+    const interrupt = read.interruptOnClientGone ?? true;
+    if (typeof interrupt !== 'boolean') throw invalidArgument('options.interruptOnClientGone', 'a boolean', interrupt);
+    this.#gate = new Gate({ maxHandlers: max === Infinity ? Infinity : Math.floor(max), maxWaiting: maxWaiting === Infinity ? Infinity : Math.floor(maxWaiting), interruptOnClientGone: interrupt });
   }
 
   /** `{ host, port }` once started (the real port when 0 was asked for); undefined before. */
@@ -396,7 +328,12 @@ export class StreamServer {
 
   /** How many connections are being handled now. */
   get activeConnections(): number {
-    return this.#handlers.size;
+    return this.#gate.running.size;
+  }
+
+  /** How many accepted connections wait for a handler. */
+  get waitingConnections(): number {
+    return this.#gate.waiting;
   }
 
   /**
@@ -450,8 +387,8 @@ export class StreamServer {
     if (server === undefined) return;
     this.#server = undefined;
     server.close();
-    for (const raw of this.#waiting.splice(0)) raw.destroy();
-    const running = [...this.#handlers];
+    this.#gate.refuseWaiting();
+    const running = [...this.#gate.running];
     if (running.length > 0) {
       joinAll(running, { timeout });
       killAll(running.filter((greenlet) => !greenlet.dead));
@@ -464,20 +401,30 @@ export class StreamServer {
       raw.destroy();
       return;
     }
-    if (this.#handlers.size >= this.#maxConnections) {
-      raw.pause();
-      this.#waiting.push(raw);
-      raw.once('close', () => {
-        const index = this.#waiting.indexOf(raw);
-        if (index >= 0) this.#waiting.splice(index, 1);
-      });
-      return;
-    }
-    this.#serve(raw);
+    // Paused until its handler runs; a waiting connection holds no greenlet.
+    raw.pause();
+    let socket: Socket | undefined;
+    // Gone: closed, with nothing left for the handler to read. A peer that sent its data and
+    // closed is not gone until the handler has read that data (then it sees the end itself).
+    const gone = (): boolean => raw.destroyed && (socket === undefined || readers.get(socket)!.buffered === 0);
+    this.#gate.admit({
+      start: () => {
+        socket = new Socket(raw, { timeout: this.#options.timeout });
+        return this.#handle(socket);
+      },
+      gone,
+      onGone(callback) {
+        const onClose = (): void => {
+          if (gone()) callback();
+        };
+        raw.once('close', onClose);
+        return () => raw.off('close', onClose);
+      },
+      refuse: () => raw.destroy(),
+    });
   }
 
-  #serve(raw: net.Socket): void {
-    const socket = new Socket(raw, { timeout: this.#options.timeout });
+  #handle(socket: Socket): Greenlet<unknown> {
     const address = socket.remoteAddress;
     const greenlet = new Greenlet(() => {
       try {
@@ -487,14 +434,7 @@ export class StreamServer {
       }
     });
     greenlet.name = `StreamServer connection from ${address.host}:${address.port}`;
-    this.#handlers.add(greenlet);
-    // A raw link: runs on the hub as the handler ends, without a greenlet of its own.
-    greenlet[kLink](() => {
-      this.#handlers.delete(greenlet);
-      const next = this.#waiting.shift();
-      if (next !== undefined) this.#serve(next);
-    });
-    greenlet.start();
+    return greenlet;
   }
 }
 

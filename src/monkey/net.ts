@@ -2,7 +2,7 @@
 // greenlet, so it may block; an error it throws is reported and closes that socket only.
 import net = require('node:net');
 import { patchOnce } from './state';
-import { greenListener, patchListenerMethods } from './server';
+import { greenListener, patchListenerMethods, type Client } from './server';
 import { dress } from './sync-call';
 
 // Servers made by the patched createServer. Node's own servers (http, https, http2, tls) derive
@@ -18,20 +18,33 @@ function runConnection(listener: Function, server: unknown, args: unknown[]): un
   }
 }
 
-function nameOf(args: unknown[]): string {
+function clientOf(args: unknown[]): Client {
   const socket = args[0] as net.Socket;
-  return `net connection from ${socket.remoteAddress}:${socket.remotePort}`;
+  return {
+    name: `net connection from ${socket.remoteAddress}:${socket.remotePort}`,
+    gone: () => socket.destroyed,
+    onGone(callback) {
+      socket.once('close', callback);
+      return () => socket.off('close', callback);
+    },
+    refuse: () => socket.destroy(),
+  };
 }
 
 /**
  * Patches `net.createServer` in place: the connection listener it is given, and any 'connection'
  * listener added later to a server it made, runs each connection in a greenlet of its own.
  * Idempotent.
+ *
+ * Bounded by default, as patchHttp's servers are: at most `maxHandlers` handler greenlets per
+ * server; up to `maxWaiting` more connections wait, paused, without a greenlet; past that a
+ * connection is closed at once. A handler still running when its socket closes is killed
+ * (GreenletExit 'client went away'). See ServerLimits, limitServer(), setServerDefaults().
  */
 export function patchNet(): void {
   patchOnce('net', (patch) => {
     const createServer = net.createServer;
-    const wrap = (listener: Function): Function => greenListener(listener, runConnection, nameOf);
+    const wrap = (listener: Function): Function => greenListener(listener, runConnection, clientOf);
     patchListenerMethods(patch, net.Server.prototype, 'connection', (server) => green.has(server as object), wrap);
     const greenCreateServer = function createServer_(options?: unknown, listener?: unknown): net.Server {
       const server = createServer(typeof options === 'function' ? undefined : (options as net.ServerOpts));

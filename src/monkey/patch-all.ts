@@ -13,6 +13,8 @@ import { patchZlib } from './zlib';
 export { patchChildProcess, patchCrypto, patchDns, patchFs, patchHttp, patchNet, patchZlib, isPatched };
 export type { PatchName };
 export { RANDOM_THRESHOLD } from './crypto';
+export { limitServer, serverStats, type ServerStats } from './server';
+export { DEFAULT_MAX_HANDLERS, serverDefaults, setServerDefaults, type ServerLimits } from '../green/server-limits';
 
 /** Which parts patchAll() applies: each defaults to true (gevent's patch_all keywords). */
 export interface PatchAllOptions {

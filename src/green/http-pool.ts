@@ -1,0 +1,139 @@
+// The shared keep-alive pools of greenfiber/http, and which connection carries each request, so
+// that an interrupted request destroys its connection (src/green/http.ts uses both).
+import dc = require('node:diagnostics_channel');
+import type * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Agent, buildConnector, interceptors, type Dispatcher } from 'undici';
+import { wait } from '../wait';
+
+// Which connection carries a request, so that an interrupted request can destroy it. undici,
+// when a request is aborted in flight, destroys its socket with an "informational" error that
+// makes the pool reconnect and keep an idle connection open for keepAliveTimeout; a socket
+// destroyed with a real error fails its request and is not replaced.
+export interface Tracker {
+  /** The socket the request is on, from its headers being sent until its response ended. */
+  socket: net.Socket | undefined;
+  /** Set once the caller gave up on the request: a later dispatch of it is refused. */
+  interrupted: boolean;
+}
+
+export const kTracker = Symbol('greenfiber.http.tracker');
+// The tracker whose request undici is starting to write now (set in onRequestStart, taken by the
+// sendHeaders message that undici publishes synchronously right after it on the same socket).
+let starting: Tracker | undefined;
+dc.subscribe('undici:client:sendHeaders', (message) => {
+  if (starting !== undefined) {
+    starting.socket = (message as { socket: net.Socket }).socket;
+    starting = undefined;
+  }
+});
+
+/** Forwards every handler call to `inner`, keeping `tracker` told which socket the request is on. */
+class TrackingHandler implements Dispatcher.DispatchHandler {
+  constructor(
+    readonly inner: Dispatcher.DispatchHandler,
+    readonly tracker: Tracker,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    // A request given up on while it waited for a connection: refusing it here fails it without
+    // touching the connection, which goes back to the pool healthy.
+    if (this.tracker.interrupted) throw new Error('greenfiber/http: the request was interrupted before it was sent');
+    starting = this.tracker;
+    queueMicrotask(() => {
+      if (starting === this.tracker) starting = undefined;
+    });
+    this.inner.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>, socket: Duplex): void {
+    this.inner.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>, statusMessage?: string): void {
+    this.inner.onResponseStart?.(controller, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.inner.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
+    this.tracker.socket = undefined;
+    this.inner.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    this.tracker.socket = undefined;
+    this.inner.onResponseError?.(controller, error);
+  }
+}
+
+const track: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, handler) => {
+  const tracker = (options as { [kTracker]?: Tracker })[kTracker];
+  return dispatch(options, tracker === undefined ? handler : new TrackingHandler(handler, tracker));
+};
+
+/** Gives up on a request: destroys the connection it is on (if any) and aborts it. */
+export function interruptRequest(tracker: Tracker, controller: AbortController, reason?: Error): void {
+  tracker.interrupted = true;
+  const socket = tracker.socket;
+  tracker.socket = undefined;
+  if (socket !== undefined && !socket.destroyed) socket.destroy(reason ?? Object.assign(new Error('greenfiber/http: the request was interrupted'), { code: 'ECANCELED' }));
+  if (!controller.signal.aborted) controller.abort(reason);
+}
+
+// The shared keep-alive pools: undici Agents (one Pool per origin each), by connection settings,
+// with every socket they opened, connecting ones included (closeAll() destroys them all; undici's
+// destroy() leaves a connection still being established to finish connecting first).
+const agents = new Map<string, { agent: Agent; dispatcher: Dispatcher; sockets: Set<net.Socket> }>();
+
+export function agentFor(connections: number | undefined, connectTimeout: number): Dispatcher {
+  const key = `${connections ?? ''}/${connectTimeout}`;
+  let entry = agents.get(key);
+  if (entry === undefined) {
+    const sockets = new Set<net.Socket>();
+    // buildConnector's function returns the socket it made (not in undici's types).
+    const connector = buildConnector({ timeout: connectTimeout }) as unknown as (options: buildConnector.Options, callback: buildConnector.Callback) => net.Socket | undefined;
+    const connect = (options: buildConnector.Options, callback: buildConnector.Callback): void => {
+      const socket = connector(options, callback);
+      if (socket !== undefined) {
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+      }
+    };
+    const agent = new Agent({ connections: connections ?? null, connect });
+    // track first: it sees each hop of a redirect on its own connection.
+    entry = { agent, dispatcher: agent.compose(track, interceptors.redirect()), sockets };
+    agents.set(key, entry);
+  }
+  return entry.dispatcher;
+}
+
+// Dispatchers of the caller's own (options.dispatcher), tracked too, composed once each.
+const composed = new WeakMap<Dispatcher, Dispatcher>();
+
+export function tracked(dispatcher: Dispatcher): Dispatcher {
+  if (typeof dispatcher.compose !== 'function') return dispatcher;
+  let wrapped = composed.get(dispatcher);
+  if (wrapped === undefined) {
+    wrapped = dispatcher.compose(track);
+    composed.set(dispatcher, wrapped);
+  }
+  return wrapped;
+}
+
+/**
+ * Closes every connection of the shared pools now, idle or busy: requests still running on them
+ * fail with HttpConnectionError (streamed bodies too). Later requests open new pools. Dispatchers
+ * passed as `options.dispatcher` are the caller's to close. Blocks until every socket is closed.
+ */
+export function closeAll(): void {
+  const closing = [...agents.values()].map(({ agent, sockets }) => {
+    const destroyed = agent.destroy();
+    for (const socket of sockets) socket.destroy();
+    return destroyed;
+  });
+  agents.clear();
+  wait(Promise.all(closing));
+}
