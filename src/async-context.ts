@@ -105,9 +105,27 @@ if (!isolatesAsyncStack) {
   );
 }
 
-/** A fiber's detached async stack: [asyncId, triggerAsyncId, resource] triples, bottom first. */
-export type DetachedStack = readonly unknown[];
-const EMPTY: DetachedStack = [];
+interface AsyncIdsStack {
+  /** The ids each level saved when it was pushed: [executionAsyncId, triggerAsyncId] pairs, bottom first. */
+  async_ids_stack?: Float64Array;
+  /** The resource of native stack entries (the JS array holds those pushed from JavaScript). */
+  executionAsyncResource?(index: number): unknown;
+}
+
+/**
+ * A fiber's detached async stack: its depth, the ids Node keeps for it (`ids`: the saved pair of
+ * each level, bottom first, then the current executionAsyncId and triggerAsyncId) and the
+ * resource of each level. Immutable once taken, so one snapshot serves every switch that detaches
+ * the same stack.
+ */
+export class DetachedStack {
+  constructor(
+    readonly depth: number,
+    readonly ids: Float64Array,
+    readonly resources: readonly unknown[],
+  ) {}
+}
+const EMPTY = new DetachedStack(0, new Float64Array(2), []);
 
 const fields = isolatesAsyncStack ? asyncWrap!.async_hook_fields : new Uint32Array(8);
 const ids = isolatesAsyncStack ? asyncWrap!.async_id_fields : new Float64Array(4);
@@ -115,32 +133,120 @@ const resources = isolatesAsyncStack ? asyncWrap!.execution_async_resources : []
 const kStackLength = isolatesAsyncStack ? asyncWrap!.constants.kStackLength : 0;
 const kExecutionAsyncId = isolatesAsyncStack ? asyncWrap!.constants.kExecutionAsyncId : 0;
 const kTriggerAsyncId = isolatesAsyncStack ? asyncWrap!.constants.kTriggerAsyncId : 1;
+const stackOwner = (isolatesAsyncStack ? asyncWrap : {}) as AsyncIdsStack;
 
-// These mirror Node's own pushAsyncContext/popAsyncContext (lib/internal/async_hooks.js): the
-// native binding moves the ids, the resources array is kept here, indexed by stack depth.
+// The switch path. Node keeps the async id stack in typed arrays it shares with JavaScript, and its
+// own pushAsyncContext/popAsyncContext (lib/internal/async_hooks.js) work on them directly,
+// calling into C++ only to grow the stack. So do we: detaching pops every level at once by
+// resetting the depth, attaching writes the levels back. Native calls happen only on a snapshot
+// cache miss (to read the resource of a level pushed from C++) and when the stack must grow.
+//
+// The cache: a switch detaches the same stack again and again (a fiber resumed from the same hub
+// callback, the top level of a script). Async ids are unique, so a stack whose ids and
+// JavaScript-side resources match a recent snapshot *is* that snapshot: reuse it, allocate nothing.
+// Two entries cover a ping-pong between two fibers.
+const fastPath = isolatesAsyncStack && stackOwner.async_ids_stack instanceof Float64Array && typeof stackOwner.executionAsyncResource === 'function';
+let recent: DetachedStack | undefined;
+let older: DetachedStack | undefined;
+
+function matches(snapshot: DetachedStack, depth: number, stack: Float64Array): boolean {
+  if (snapshot.depth !== depth) return false;
+  const saved = snapshot.ids;
+  const n = depth * 2;
+  if (saved[n] !== ids[kExecutionAsyncId] || saved[n + 1] !== ids[kTriggerAsyncId]) return false;
+  for (let i = 0; i < n; i++) if (saved[i] !== stack[i]) return false;
+  const own = snapshot.resources;
+  for (let i = 0; i < depth; i++) {
+    const resource = resources[i];
+    if (resource !== undefined && resource !== own[i]) return false;
+  }
+  return true;
+}
+
+function take(depth: number, stack: Float64Array): DetachedStack {
+  const n = depth * 2;
+  const saved = new Float64Array(n + 2);
+  for (let i = 0; i < n; i++) saved[i] = stack[i];
+  saved[n] = ids[kExecutionAsyncId];
+  saved[n + 1] = ids[kTriggerAsyncId];
+  const levels = new Array<unknown>(depth);
+  for (let i = 0; i < depth; i++) levels[i] = resources[i] ?? stackOwner.executionAsyncResource!(i);
+  return new DetachedStack(depth, saved, levels);
+}
 
 /** Pops every entry of the async id stack and returns them; the caller is about to switch away. */
 export function detach(): DetachedStack {
-  let depth = fields[kStackLength];
+  const depth = fields[kStackLength];
   if (depth === 0) return EMPTY;
-  const saved = new Array<unknown>(depth * 3);
-  while (depth > 0) {
-    depth -= 1;
-    const asyncId = ids[kExecutionAsyncId];
-    saved[depth * 3] = asyncId;
-    saved[depth * 3 + 1] = ids[kTriggerAsyncId];
-    // Entries pushed from JavaScript keep their resource here; native ones only behind the API.
-    saved[depth * 3 + 2] = resources[depth] ?? executionAsyncResource();
-    asyncWrap!.popAsyncContext(asyncId);
-    if (resources.length > depth) resources.length = depth;
+  if (!fastPath) return detachSlow(depth);
+  const stack = stackOwner.async_ids_stack!; // read each time: Node replaces it when it grows
+  let snapshot: DetachedStack;
+  if (recent !== undefined && matches(recent, depth, stack)) {
+    snapshot = recent;
+  } else if (older !== undefined && matches(older, depth, stack)) {
+    snapshot = older;
+    older = recent;
+    recent = snapshot;
+  } else {
+    snapshot = take(depth, stack);
+    older = recent;
+    recent = snapshot;
   }
-  return saved;
+  // What popping every level leaves: the ids saved by the bottom level, an empty stack.
+  ids[kExecutionAsyncId] = stack[0];
+  ids[kTriggerAsyncId] = stack[1];
+  fields[kStackLength] = 0;
+  resources.length = 0;
+  return snapshot;
 }
 
 /** Pushes back what detach() returned; the caller has just resumed. */
 export function attach(saved: DetachedStack): void {
-  for (let i = 0; i < saved.length; i += 3) {
-    resources[fields[kStackLength]] = saved[i + 2];
-    asyncWrap!.pushAsyncContext(saved[i] as number, saved[i + 1] as number, saved[i + 2] as object);
+  const depth = saved.depth;
+  if (depth === 0) return;
+  const stack = stackOwner.async_ids_stack;
+  const n = depth * 2;
+  if (!fastPath || fields[kStackLength] !== 0 || stack!.length < n) {
+    attachSlow(saved);
+    return;
+  }
+  const from = saved.ids;
+  for (let i = 0; i < n; i++) stack![i] = from[i];
+  ids[kExecutionAsyncId] = from[n];
+  ids[kTriggerAsyncId] = from[n + 1];
+  const levels = saved.resources;
+  for (let i = 0; i < depth; i++) resources[i] = levels[i];
+  fields[kStackLength] = depth;
+}
+
+// The general path, one level at a time through Node's own push/pop (also where the stack must grow).
+
+function detachSlow(depth: number): DetachedStack {
+  const saved = new Float64Array(depth * 2 + 2);
+  const levels = new Array<unknown>(depth);
+  saved[depth * 2] = ids[kExecutionAsyncId];
+  saved[depth * 2 + 1] = ids[kTriggerAsyncId];
+  while (depth > 0) {
+    depth -= 1;
+    const asyncId = ids[kExecutionAsyncId];
+    // Entries pushed from JavaScript keep their resource here; native ones only behind the API.
+    levels[depth] = resources[depth] ?? executionAsyncResource();
+    asyncWrap!.popAsyncContext(asyncId);
+    if (resources.length > depth) resources.length = depth;
+    saved[depth * 2] = ids[kExecutionAsyncId];
+    saved[depth * 2 + 1] = ids[kTriggerAsyncId];
+  }
+  return new DetachedStack(levels.length, saved, levels);
+}
+
+function attachSlow(saved: DetachedStack): void {
+  const from = saved.ids;
+  if (fields[kStackLength] === 0) {
+    ids[kExecutionAsyncId] = from[0];
+    ids[kTriggerAsyncId] = from[1];
+  }
+  for (let i = 0; i < saved.depth; i++) {
+    resources[fields[kStackLength]] = saved.resources[i];
+    asyncWrap!.pushAsyncContext(from[i * 2 + 2], from[i * 2 + 3], saved.resources[i] as object);
   }
 }

@@ -1,6 +1,36 @@
 // Event and AsyncResult (gevent.event): one greenlet wakes up any number of others, once or with a
 // value. Both are waitables, so wait(), waitAll() and iwait() accept them.
 import { checkTimeout, Linkable } from './linkable';
+
+/**
+ * Callback registration shared by Event and AsyncResult (gevent's rawlink/link/unlink). A callback
+ * is called once, the next time the object is set (soon, on the hub, if it is set now), with the
+ * object; it is then unregistered. Errors it throws are reported like a hub callback's.
+ */
+abstract class LinkableResult extends Linkable {
+  /**
+   * Calls `callback(this)` on the hub once set: cheap, and it must not block (gevent's rawlink).
+   * Callable from anywhere; never blocks.
+   * @throws TypeError if `callback` is not a function.
+   */
+  rawlink(callback: (source: this) => void): void {
+    this.addLink(callback, false);
+  }
+
+  /**
+   * Calls `callback(this)` once set, in a fiber of its own started from the hub, so it may block
+   * (as Greenlet.link() does). Callable from anywhere; never blocks.
+   * @throws TypeError if `callback` is not a function.
+   */
+  link(callback: (source: this) => void): void {
+    this.addLink(callback, true);
+  }
+
+  /** Removes a callback added with rawlink() or link() that has not been called yet; a no-op otherwise. */
+  unlink(callback: (source: this) => void): void {
+    this.removeLink(callback);
+  }
+}
 import { Timeout } from './timeout';
 import { checkOptionalBoolean, readOptions } from './validate';
 import { kResult } from './waitable';
@@ -9,7 +39,7 @@ import { kResult } from './waitable';
  * A flag that greenlets wait on until another greenlet, a loop callback or async code sets it
  * (gevent.event.Event, threading.Event). Waiters are woken in the order they waited.
  */
-export class Event extends Linkable {
+export class Event extends LinkableResult {
   #flag = false;
 
   /** Whether the flag is set. Never blocks. */
@@ -64,7 +94,7 @@ const kUnset = Symbol('unset');
  * A one-time result: a value or an error that greenlets wait for (gevent.event.AsyncResult, a
  * future). `set()` / `setException()` are callable from anywhere and wake every waiter.
  */
-export class AsyncResult<T = unknown> extends Linkable {
+export class AsyncResult<T = unknown> extends LinkableResult {
   #value: T | typeof kUnset = kUnset;
   #exception: unknown = kUnset;
 

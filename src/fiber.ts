@@ -47,6 +47,21 @@ const kOwner = Symbol('greenfiber.owner');
 
 type Handle = object & { [kOwner]?: Fiber };
 
+/** @internal What a fiber parking on the hub switches to the main fiber with (src/park.ts). */
+export const kParked: unique symbol = Symbol('greenfiber.parked');
+// Decides what a switch returns to the main fiber when the fiber it ran parked (src/park.ts).
+let parkedHandler: ((target: Fiber) => unknown) | undefined;
+/** @internal */
+export function setParkedHandler(handler: (target: Fiber) => unknown): void {
+  parkedHandler = handler;
+}
+// FiberErrors thrown because a switch could not happen (the caller never left).
+const transferFailures_ = new WeakSet<object>();
+/** @internal Whether `error` is a failed switch's own FiberError, not one raised by a fiber. */
+export function isTransferFailure(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && transferFailures_.has(error);
+}
+
 export interface FiberOptions {
   /** A name for stack traces and reports. */
   name?: string;
@@ -228,9 +243,12 @@ function transfer(target: Fiber, kind: Kind, value: unknown): unknown {
     if (starting) Fiber.unprepareStart(target);
     slotKind = Kind.Value;
     slotValue = undefined;
-    throw new FiberError(`cannot switch to fiber ${JSON.stringify(target.name)}: it ${transferFailures[status] ?? `failed (status ${status})`}`);
+    const failure = new FiberError(`cannot switch to fiber ${JSON.stringify(target.name)}: it ${transferFailures[status] ?? `failed (status ${status})`}`);
+    transferFailures_.add(failure);
+    throw failure;
   }
-  return receive();
+  const received = receive();
+  return received === kParked && parkedHandler !== undefined ? parkedHandler(target) : received;
 }
 
 /**

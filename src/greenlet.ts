@@ -1,14 +1,23 @@
 // Greenlet: a fiber scheduled by the hub, with a result, links and kill (gevent.Greenlet), plus
-// spawn/spawnLater/joinAll/killAll and the registry of live greenlets that runInfo() reads.
+// spawn/spawnLater/joinAll/killAll. Joiners and links sit on the shared waiting base (linkable.ts);
+// the registry of live greenlets is live-greenlets.ts.
+import { callSoon, type HubCallback } from './callbacks';
 import { FiberError, FiberExit, GreenletExit } from './errors';
-import { Fiber } from './fiber';
-import { callSoon, canBlock, handleError, hub, kDescribe, resume, resumeThrow, Waiter, type HubCallback } from './hub';
+import { Fiber, kParked } from './fiber';
+import { Linkable, Only } from './linkable';
+import { live } from './live-greenlets';
+import { releaseLocals } from './local';
+import { setLongTimeout, type LongTimer } from './long-timer';
+import { canBlock, resume, resumeThrow } from './park';
+import { handleError, kDescribe, settings } from './report';
 import { framesOf } from './stack';
 import { Timeout } from './timeout';
-import { iwait, waitAll } from './wait';
-import { setLongTimeout, type LongTimer } from './long-timer';
 import { checkCount, checkDelay, checkFunction, checkIterable, checkOptionalBoolean, checkTimeout, invalidArgument, readOptions } from './validate';
+import { isThenable, iwait, wait, waitAll } from './wait';
+import { Waiter } from './waiter';
 import { kLink, kReady, kResult, kUnlink, type Waitable } from './waitable';
+
+export { liveGreenlets } from './live-greenlets';
 
 const enum Phase {
   /** Created, not started: start() or startLater() not called yet. */
@@ -27,30 +36,43 @@ const enum Outcome {
   Error = 2,
 }
 
-const enum LinkKind {
-  /** Called on the hub; must not block (rawlink, the waitable protocol). */
-  Raw = 0,
-  /** Called in a fiber of its own, so it may block (link). */
-  Any = 1,
-  /** Like Any, only on success (linkValue). */
-  Value = 2,
-  /** Like Any, only on failure (linkException). */
-  Exception = 3,
+/** A greenlet's links and joiners, on the shared waiting base; callbacks get the greenlet. */
+class GreenletLinks extends Linkable {
+  constructor(readonly greenlet: Greenlet<any>) {
+    super();
+  }
+
+  ready(): boolean {
+    return this.greenlet.ready();
+  }
+
+  protected result(): unknown {
+    return undefined;
+  }
+
+  protected override linkSource(): unknown {
+    return this.greenlet;
+  }
+
+  add(callback: (greenlet: any) => void, inFiber: boolean, only: Only): void {
+    this.addLink(callback, inFiber, only);
+  }
+
+  remove(callback: (greenlet: any) => void): void {
+    this.removeLink(callback);
+  }
+
+  /** Blocks until finished or `timeout` ms; see Linkable.waitCore. */
+  wait(timeout: number | undefined, raiseTimeout: boolean): boolean {
+    return this.waitCore(timeout, raiseTimeout);
+  }
+
+  notify(): void {
+    this.grantAll();
+  }
 }
 
-interface LinkEntry {
-  callback: (greenlet: any) => void;
-  kind: LinkKind;
-}
-
-/** Every greenlet scheduled or running, in spawn order: what runInfo() reports. */
-const live = new Set<Greenlet<any>>();
 let nextId = 1;
-
-/** @internal The live greenlets (scheduled, running or parked). */
-export function liveGreenlets(): Greenlet<any>[] {
-  return [...live];
-}
 
 // Three frames: enough to reach the caller through a Pool or Group (greenfiber's own frames are
 // left out when printed); each frame costs ~1 µs at spawn time.
@@ -60,7 +82,7 @@ const SPAWN_SITE_FRAMES = 3;
 let siteFrom: Function | undefined;
 
 function captureSite(from: Function): { stack?: string } | undefined {
-  if (!hub.captureSpawnSites) return undefined;
+  if (!settings.captureSpawnSites) return undefined;
   const site: { stack?: string } = {};
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = SPAWN_SITE_FRAMES;
@@ -87,8 +109,7 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
   #start: HubCallback | LongTimer | undefined = undefined;
   #outcome: Outcome = Outcome.None;
   #result: unknown = undefined;
-  #links: LinkEntry[] | undefined = undefined;
-  #notifier: HubCallback | undefined = undefined;
+  #links: GreenletLinks | undefined = undefined;
   #site: { stack?: string } | undefined;
   #promise: Promise<T> | undefined = undefined;
   /** @internal main() owns the error: it goes to its promise, not to the reporter. */
@@ -103,7 +124,7 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
     siteFrom = undefined;
     checkFunction(fn, 'fn', 'pass the code the greenlet should run, e.g. spawn(() => { … })');
     const id = nextId++;
-    super(runGreenlet, { name: fn.name || `Greenlet-${id}`, parent: Fiber.main });
+    super(runGreenlet as never, { name: fn.name || `Greenlet-${id}`, parent: Fiber.main });
     this.id = id;
     this.#fn = fn;
     this.#args = args;
@@ -191,18 +212,7 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
     timeout = checkTimeout(timeout);
     if (this.#outcome !== Outcome.None) return true;
     this.#notSelf('join');
-    const waiter = new Waiter<void>();
-    const wake = (): void => waiter.switch(undefined);
-    this.rawlink(wake);
-    const timer = Timeout.startNewOrDummy(timeout);
-    try {
-      waiter.get();
-    } catch (error) {
-      if (error !== timer) throw error;
-    } finally {
-      timer.cancel();
-      this.unlink(wake);
-    }
+    this.#linkable().wait(timeout, false);
     return this.#outcome !== Outcome.None;
   }
 
@@ -217,16 +227,7 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
     if (this.#outcome === Outcome.None) {
       if (block === false) throw new Timeout(0);
       this.#notSelf('get');
-      const waiter = new Waiter<void>();
-      const wake = (): void => waiter.switch(undefined);
-      this.rawlink(wake);
-      const timer = Timeout.startNewOrDummy(timeout);
-      try {
-        waiter.get();
-      } finally {
-        timer.cancel();
-        this.unlink(wake);
-      }
+      this.#linkable().wait(timeout, true);
     }
     if (this.#outcome === Outcome.Error) throw this.#result;
     return this.#result as T;
@@ -263,35 +264,28 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
    * it already has), in a fiber of its own so it may block. Errors it throws are reported.
    */
   link(callback: (greenlet: this) => void): void {
-    this.#addLink(callback, LinkKind.Any);
+    this.#linkable().add(callback, true, Only.Always);
   }
 
   /** Like link(), but only if the greenlet succeeds. */
   linkValue(callback: (greenlet: this) => void): void {
-    this.#addLink(callback, LinkKind.Value);
+    this.#linkable().add(callback, true, Only.Success);
   }
 
   /** Like link(), but only if the greenlet fails. */
   linkException(callback: (greenlet: this) => void): void {
-    this.#addLink(callback, LinkKind.Exception);
+    this.#linkable().add(callback, true, Only.Failure);
   }
 
   /** Like link(), but `callback` runs on the hub itself: cheaper, and it must not block. */
   rawlink(callback: (greenlet: this) => void): void {
-    this.#addLink(callback, LinkKind.Raw);
+    this.#linkable().add(callback, false, Only.Always);
   }
 
   /** Removes a callback added with link(), linkValue(), linkException() or rawlink(). */
   unlink(callback: (greenlet: this) => void): void {
     checkFunction(callback, 'callback');
-    const links = this.#links;
-    if (links === undefined) return;
-    for (let i = 0; i < links.length; i++) {
-      if (links[i].callback === callback) {
-        links.splice(i, 1);
-        return;
-      }
-    }
+    this.#links?.remove(callback);
   }
 
   /** A promise of the outcome, for async code: resolves with the value, rejects with the error. */
@@ -306,7 +300,7 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
 
   /** The waitable protocol (src/waitable.ts): runs `callback` on the hub once finished. */
   [kLink](callback: (source: Waitable<T>) => void): void {
-    this.#addLink(callback, LinkKind.Raw);
+    this.#linkable().add(callback, false, Only.Always);
   }
 
   /** The waitable protocol: removes a callback added with kLink. */
@@ -351,6 +345,8 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
     let result: unknown;
     try {
       result = args.length === 0 ? fn() : fn(...args);
+      // An async function (or any returned thenable): the greenlet takes its outcome.
+      if (isThenable(result)) result = wait(result);
     } catch (error) {
       if (error instanceof FiberExit) greenlet.#finish(Outcome.Value, error);
       else greenlet.#finish(Outcome.Error, error);
@@ -405,10 +401,9 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
     this.#outcome = outcome;
     this.#result = result;
     live.delete(this);
-    if (this.#links !== undefined && this.#links.length > 0 && this.#notifier === undefined) {
-      this.#notifier = callSoon(notifyLinks, this);
-    }
+    this.#links?.notify();
     if (outcome === Outcome.Error && this.reportErrors) handleError(this, result);
+    releaseLocals(this);
   }
 
   // join() or get() by the greenlet itself would park it waiting for its own end: forever.
@@ -418,63 +413,20 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
     }
   }
 
-  #addLink(callback: (greenlet: any) => void, kind: LinkKind): void {
-    checkFunction(callback, 'callback');
-    (this.#links ??= []).push({ callback, kind });
-    if (this.#outcome !== Outcome.None && this.#notifier === undefined) {
-      this.#notifier = callSoon(notifyLinks, this);
-    }
-  }
-
-  /** @internal From the hub: calls the links, in the order they were added. */
-  static notifyLinks(greenlet: Greenlet<any>): void {
-    greenlet.#notifier = undefined;
-    const links = greenlet.#links;
-    if (links === undefined) return;
-    // Links may unlink later ones or add new ones while we go.
-    while (links.length > 0) {
-      const { callback, kind } = links.shift()!;
-      if (kind === LinkKind.Raw) {
-        try {
-          callback(greenlet);
-        } catch (error) {
-          handleError(undefined, error);
-        }
-        continue;
-      }
-      if (kind === LinkKind.Value && greenlet.#outcome !== Outcome.Value) continue;
-      if (kind === LinkKind.Exception && greenlet.#outcome !== Outcome.Error) continue;
-      const runner = new Fiber(
-        () => {
-          try {
-            callback(greenlet);
-          } catch (error) {
-            handleError(undefined, error);
-          }
-        },
-        { name: `link of ${greenlet.name}`, parent: Fiber.main },
-      );
-      try {
-        resume(runner);
-      } catch (error) {
-        handleError(undefined, error);
-      }
-    }
+  #linkable(): GreenletLinks {
+    return (this.#links ??= new GreenletLinks(this));
   }
 }
 
 const EMPTY: unknown[] = [];
 
-function runGreenlet(this: void, greenlet: Greenlet<any>): void {
+function runGreenlet(this: void, greenlet: Greenlet<any>): typeof kParked {
   Greenlet.run(greenlet);
+  return kParked; // ended: nothing for a top-level switch to take (src/park.ts)
 }
 
 function startGreenlet(greenlet: Greenlet<any>): void {
   Greenlet.startNow(greenlet);
-}
-
-function notifyLinks(greenlet: Greenlet<any>): void {
-  Greenlet.notifyLinks(greenlet);
 }
 
 function killNow(request: { greenlet: Greenlet<any>; error: unknown; waiter: Waiter<void> | undefined }): void {

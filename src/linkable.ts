@@ -1,6 +1,7 @@
-// The private waiting machinery that Event, AsyncResult, the locks and the queues share (gevent's
-// _abstract_linkable.py): FIFO lists of parked greenlets and linked callbacks, a park() that links,
-// blocks and always unlinks, and one wake-up batch that the hub delivers.
+// The private waiting machinery that Event, AsyncResult, Greenlet (joiners and links), the locks
+// and the queues share (gevent's _abstract_linkable.py): FIFO lists of parked greenlets and linked
+// callbacks (called on the hub, or in a fiber of their own), a park() that links, blocks and
+// always unlinks, and one wake-up batch that the hub delivers.
 //
 // The discipline, in one place:
 // - Whoever makes a primitive ready (set, release, put) *grants* waiting links right away, in
@@ -12,9 +13,13 @@
 // - A waiter that leaves park() early (timeout, kill) unlinks itself. If it had been granted
 //   already, its own timeout counts as success (it got what it waited for), and any other error
 //   gives the grant back through the primitive's `abandon` hook, so the next waiter gets it.
-import { callSoon, handleError, Waiter } from './hub';
+import { callSoon } from './callbacks';
+import { Fiber, kParked } from './fiber';
+import { resume } from './park';
+import { handleError } from './report';
 import { Timeout } from './timeout';
 import { checkFunction } from './validate';
+import { Waiter } from './waiter';
 import { kLink, kReady, kResult, kUnlink, type Waitable } from './waitable';
 
 /** One greenlet parked on a primitive, or one callback linked to it: a node of a WaitList. */
@@ -28,6 +33,10 @@ export class Link {
   /** For callback links (the waitable protocol): called on the hub with `source`. */
   callback: ((source: any) => void) | null = null;
   source: unknown = undefined;
+  /** For callback links: run the callback in a fiber of its own (link()) rather than on the hub. */
+  inFiber = false;
+  /** For callback links: call only when the source succeeded (Only.Success) or failed (Only.Failure). */
+  only: Only = Only.Always;
   /** What the granter handed over: an item, or the primitive-specific payload. */
   value: unknown = undefined;
   /** Set instead of `value` to make the waiter raise (e.g. QueueShutDown). */
@@ -40,6 +49,13 @@ export class Link {
   done = false;
   /** The linkable whose pending-wake count this grant holds, if any. */
   owner: Linkable | null = null;
+}
+
+/** Which outcomes a callback link is called for (Greenlet.linkValue, linkException). */
+export const enum Only {
+  Always = 0,
+  Success = 1,
+  Failure = 2,
 }
 
 /** An intrusive FIFO of links: O(1) push, shift and removal from the middle. */
@@ -135,11 +151,38 @@ function deliver(link: Link): void {
     return;
   }
   link.done = true;
+  if (link.only !== Only.Always) {
+    const successful = (link.source as { successful(): boolean }).successful();
+    if (successful !== (link.only === Only.Success)) return;
+  }
+  if (link.inFiber) {
+    const runner = new Fiber(runLinkInFiber, { name: `link of ${(link.source as { name?: unknown }).name ?? String(link.source)}`, parent: Fiber.main });
+    try {
+      resume(runner, link);
+    } catch (error) {
+      handleError(undefined, error); // no OS thread for it
+    }
+    return;
+  }
   try {
-    link.callback(link.source);
+    link.callback!(link.source);
   } catch (error) {
     handleError(undefined, error); // reported like any hub callback's error; the hub goes on
   }
+}
+
+// The body of a link()'s own fiber: it may block; what it throws is reported.
+function runLinkInFiber(link: Link): typeof kParked {
+  const callback = link.callback!;
+  const source = link.source;
+  link.callback = null;
+  link.source = undefined;
+  try {
+    callback(source);
+  } catch (error) {
+    handleError(undefined, error);
+  }
+  return kParked; // ended: nothing for a top-level switch to take (src/park.ts)
 }
 
 /** Marks a callback link that is already granted (waiting in the batch) as not to be called. */
@@ -234,21 +277,41 @@ export abstract class Linkable implements Waitable {
     return park(this.links, link, timeout, null, raiseTimeout) === Parked.Granted;
   }
 
-  /** Waitable protocol: `callback(this)` runs on the hub once ready (soon, if ready now). */
-  [kLink](callback: (source: any) => void): void {
+  /** @internal What link callbacks receive: the object itself, unless a subclass stands for another. */
+  protected linkSource(): unknown {
+    return this;
+  }
+
+  /**
+   * @internal Registers `callback(source)` to be called once, when ready (soon, if ready now): on
+   * the hub, or with `inFiber` in a fiber of its own; `only` filters on the source's successful().
+   */
+  protected addLink(callback: (source: any) => void, inFiber: boolean, only: Only = Only.Always): void {
     checkFunction(callback, 'callback');
     const link = new Link();
     link.callback = callback;
-    link.source = this;
+    link.source = this.linkSource();
+    link.inFiber = inFiber;
+    link.only = only;
     if (this.ready()) grant(link, this);
     else this.links.push(link);
   }
 
-  /** Waitable protocol: removes a callback registered with kLink (a no-op if it is not). */
-  [kUnlink](callback: (source: any) => void): void {
+  /** @internal Removes the first registration of `callback`, also once granted but not yet called. */
+  protected removeLink(callback: (source: any) => void): void {
     const link = this.links.removeCallback(callback);
     if (link !== null) link.done = true;
-    else cancelGranted(this, callback);
+    else cancelGranted(this.linkSource(), callback);
+  }
+
+  /** Waitable protocol: `callback(this)` runs on the hub once ready (soon, if ready now). */
+  [kLink](callback: (source: any) => void): void {
+    this.addLink(callback, false);
+  }
+
+  /** Waitable protocol: removes a callback registered with kLink (a no-op if it is not). */
+  [kUnlink](callback: (source: any) => void): void {
+    this.removeLink(callback);
   }
 
   [kReady](): boolean {

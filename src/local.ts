@@ -3,11 +3,27 @@
 import { Fiber } from './fiber';
 import { checkOptionalFunction } from './validate';
 
+// For each fiber that touched a local(), the views maps holding its properties, so they can be
+// dropped when the fiber dies rather than when the fiber object is collected.
+const touched = new WeakMap<Fiber, Set<WeakMap<Fiber, object>>>();
+
+/**
+ * @internal Drops every local() property of `fiber`: called when a greenlet finishes (after its
+ * error, if any, was reported), so a finished greenlet kept in an array keeps no locals alive.
+ */
+export function releaseLocals(fiber: Fiber): void {
+  const maps = touched.get(fiber);
+  if (maps === undefined) return;
+  touched.delete(fiber);
+  for (const views of maps) views.delete(fiber);
+}
+
 /**
  * Returns an object whose properties are local to the fiber that reads or writes them
  * (gevent.local.local). `init`, if given, builds the initial properties of each fiber's view the
- * first time that fiber touches the object. A fiber's properties go away with the fiber (they are
- * held weakly by the fiber object). Never blocks.
+ * first time that fiber touches the object. A greenlet's properties are dropped when it finishes
+ * (dies); a raw Fiber's (and the main fiber's) go away with the Fiber object, being held weakly.
+ * Never blocks.
  *
  * ```ts
  * const ctx = local<{ user?: string }>();
@@ -23,6 +39,11 @@ export function local<T extends object = Record<string | symbol, any>>(init?: ()
     if (found === undefined) {
       found = Object.create(null) as object;
       views.set(fiber, found);
+      if (fiber !== Fiber.main) {
+        let maps = touched.get(fiber);
+        if (maps === undefined) touched.set(fiber, (maps = new Set()));
+        maps.add(views);
+      }
       if (init !== undefined) Object.assign(found, init());
     }
     return found;

@@ -13,7 +13,8 @@ import { framesOf } from './stack';
 export const monitorState = { on: false, maxBlockingTime: 0 };
 
 // Shared with the watchdog: [0] switch sequence number, [1] id of the running greenlet (0: the
-// hub), [2..3] switch-in time as a float64 of ms since timeOrigin, via the Float64Array view.
+// hub), [2..3] switch-in time as a float64 of ms since timeOrigin, via the Float64Array view,
+// [4] how many reports the watchdog has written (for tests that wait for one).
 let shared: Int32Array | undefined;
 let sharedTime: Float64Array | undefined;
 let watchdog: Worker | undefined;
@@ -91,7 +92,7 @@ function report(fiber: { name: string }, ran: number, where: string): void {
 const watchdogSource = `
 const { workerData } = require('node:worker_threads');
 const { writeSync } = require('node:fs');
-const shared = new Int32Array(workerData.buffer, 0, 2);
+const shared = new Int32Array(workerData.buffer);
 const times = new Float64Array(workerData.buffer);
 const limit = workerData.ms;
 const origin = workerData.origin;
@@ -106,17 +107,23 @@ setInterval(() => {
   if (ran > limit) {
     reported = seq;
     try { writeSync(2, 'greenfiber: greenlet #' + id + ' has been running ' + ran.toFixed(0) + ' ms without yielding (hub.maxBlockingTime is ' + limit + ' ms); its stack is reported when it yields\\n'); } catch {}
+    Atomics.add(shared, 4, 1);
   }
 }, Math.max(1, Math.floor(limit / 2)));
 `;
 
 function startWatchdog(ms: number): void {
   stopWatchdog();
-  const buffer = new SharedArrayBuffer(16);
-  shared = new Int32Array(buffer, 0, 2);
+  const buffer = new SharedArrayBuffer(24);
+  shared = new Int32Array(buffer);
   sharedTime = new Float64Array(buffer);
   watchdog = new Worker(watchdogSource, { eval: true, workerData: { buffer, ms, origin: performance.timeOrigin }, stdout: false, stderr: false });
   watchdog.unref();
+}
+
+/** @internal How many "has been running" reports the watchdog has written since it started. */
+export function monitorReports(): number {
+  return shared === undefined ? 0 : Atomics.load(shared, 4);
 }
 
 function stopWatchdog(): void {

@@ -1,11 +1,11 @@
 // Waiting on anything: wait() (one object), waitAll() and iwait() (many), blocking() (an async
 // function made blocking). Objects are promises/thenables or waitables (Greenlet, Event,
 // AsyncResult, anything implementing src/waitable.ts).
-import { Waiter } from './hub';
-import { liveGreenlets } from './greenlet';
 import { Fiber } from './fiber';
 import { FiberError } from './errors';
+import { liveGreenlets } from './live-greenlets';
 import { setLongTimeout, type LongTimer } from './long-timer';
+import { Waiter } from './waiter';
 import { Timeout } from './timeout';
 import { checkCount, checkFunction, checkIterable, checkTimeout, describe, readOptions } from './validate';
 import { isWaitable, kLink, kReady, kResult, kUnlink, type Waitable } from './waitable';
@@ -16,7 +16,8 @@ export type WaitableLike<T = unknown> = PromiseLike<T> | Waitable<T>;
 /** The outcome of every promise we have seen settle, so waiting on it again never parks. */
 const settled = new WeakMap<object, { ok: boolean; value: unknown }>();
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+/** @internal Whether `value` has a callable `then`. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 

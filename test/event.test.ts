@@ -1,6 +1,6 @@
 // Event and AsyncResult: gevent.event semantics, and the waitable protocol through wait/waitAll/iwait.
 import { afterEach, describe, expect, it } from 'vitest';
-import { AsyncResult, Event, fiberStats, hub, iwait, sleep, spawn, spawnLater, Timeout, wait, waitAll, withTimeout } from '../dist/entries/index.js';
+import { AsyncResult, Event, Fiber, fiberStats, getCurrent, hub, iwait, sleep, spawn, spawnLater, Timeout, wait, waitAll, withTimeout } from '../dist/entries/index.js';
 
 const green = <T>(fn: () => T) => (): Promise<T> => spawn(fn).promise();
 
@@ -187,3 +187,69 @@ describe('AsyncResult', () => {
     expect(result.get({ timeout: 1000 })).toBe(7);
   }));
 });
+
+describe('rawlink, link and unlink (Event and AsyncResult)', () => {
+  it.each([
+    ['Event', () => new Event(), (e: Event | AsyncResult<number>) => (e as Event).set()],
+    ['AsyncResult', () => new AsyncResult<number>(), (r: Event | AsyncResult<number>) => (r as AsyncResult<number>).set(7)],
+  ] as const)('%s: callbacks get the object once set, in order, once each; rawlink on the hub, link in a fiber', async (_name, make, setIt) => {
+    const log: unknown[] = [];
+    const object = make();
+    object.rawlink((source) => log.push(['raw', source === object, spawnedFiber()]));
+    object.link((source) => {
+      sleep(1); // may block: it runs in a fiber of its own
+      log.push(['link', source === object, spawnedFiber()]);
+    });
+    const removed = (): number => log.push('unlinked?!');
+    object.rawlink(removed);
+    object.unlink(removed);
+    expect(object.linkCount()).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    expect(log).toEqual([]);
+    setIt(object);
+    setIt(object); // a second set calls nothing again: links are called once
+    for (let i = 0; i < 100 && log.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 2));
+    expect(log).toEqual([
+      ['raw', true, false],
+      ['link', true, true],
+    ]);
+    // Linked once already set: called soon, on the hub's next turn, not synchronously.
+    object.rawlink(() => log.push('late'));
+    expect(log).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    expect(log[2]).toBe('late');
+  });
+
+  it('unlink after set() but before the callback ran still cancels it; errors in callbacks are reported', async () => {
+    const reports: unknown[] = [];
+    hub.onError = (_greenlet, error) => reports.push((error as Error).message);
+    try {
+      const event = new Event();
+      const log: string[] = [];
+      const cancelled = (): number => log.push('cancelled?!');
+      event.rawlink(cancelled);
+      event.rawlink(() => {
+        throw new MyError('raw failed');
+      });
+      event.link(() => {
+        throw new MyError('link failed');
+      });
+      event.set();
+      event.unlink(cancelled);
+      for (let i = 0; i < 100 && reports.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 2));
+      expect(log).toEqual([]);
+      expect(reports).toEqual(['raw failed', 'link failed']);
+    } finally {
+      hub.onError = undefined;
+    }
+  });
+
+  it('rejects a non-function callback naming it', () => {
+    expect(() => new Event().rawlink(5 as never)).toThrow(/callback/);
+    expect(() => new AsyncResult().link(null as never)).toThrow(TypeError);
+  });
+});
+
+function spawnedFiber(): boolean {
+  return getCurrent() !== Fiber.main;
+}

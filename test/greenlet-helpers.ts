@@ -1,12 +1,14 @@
 // Helpers shared by the hub/greenlet test files: running a test body in a greenlet (vitest calls
 // tests from loop callbacks, where blocking is not allowed), and checking nothing is left alive.
-import { expect } from 'vitest';
-import { fiberStats, spawn } from '../dist/entries/index.js';
+import { afterEach, beforeEach, expect } from 'vitest';
+import { fiberStats, hub, spawn, type Fiber } from '../dist/entries/index.js';
 
 /** Runs `fn` in a greenlet and resolves with its result (rejects with its error). */
 export function inGreenlet<T>(fn: () => T): Promise<T> {
   const greenlet = spawn(fn);
   greenlet.name = 'test';
+  // Its error goes to the returned promise (and so to vitest), not also to stderr.
+  (greenlet as unknown as { reportErrors: boolean }).reportErrors = false;
   return greenlet.promise();
 }
 
@@ -14,4 +16,40 @@ export function inGreenlet<T>(fn: () => T): Promise<T> {
 export async function expectNoFiberLeft(): Promise<void> {
   for (let i = 0; i < 50 && fiberStats().started > 0; i++) await new Promise((resolve) => setTimeout(resolve, 2));
   expect(fiberStats().started, 'a fiber or greenlet was left alive by the test').toBe(0);
+}
+
+/**
+ * For each test of the calling file: greenlet error reports whose error `expected(error)` accepts
+ * are collected in the returned array (emptied before each test) instead of printed, so a green
+ * run is quiet; any other report still goes to stderr.
+ */
+export function captureReports(expected: (error: unknown) => boolean): Array<[Fiber | undefined, unknown]> {
+  const reports: Array<[Fiber | undefined, unknown]> = [];
+  beforeEach(() => {
+    reports.length = 0;
+    hub.onError = (greenlet, error) => {
+      if (expected(error)) reports.push([greenlet, error]);
+      else process.stderr.write(`unexpected greenlet error report (${greenlet?.name ?? 'hub callback'}): ${(error as Error)?.stack ?? String(error)}\n`);
+    };
+  });
+  afterEach(() => {
+    hub.onError = undefined;
+  });
+  return reports;
+}
+
+/** Runs `fn` with process.stderr.write captured; returns what was written. */
+export async function captureStderr(fn: () => unknown): Promise<string> {
+  const write = process.stderr.write;
+  let text = '';
+  process.stderr.write = ((chunk: string | Uint8Array): boolean => {
+    text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    await fn();
+  } finally {
+    process.stderr.write = write;
+  }
+  return text;
 }

@@ -12,9 +12,11 @@ import {
   hub,
   joinAll,
   killAll,
+  main,
   sleep,
   spawn,
   spawnLater,
+  wait,
 } from '../dist/entries/index.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 
@@ -157,6 +159,75 @@ describe('spawn and the lifecycle', () => {
     });
     await expect(bad.promise()).rejects.toThrow('async');
     expect(ok.promise()).toBe(ok.promise());
+  });
+});
+
+describe('a function that returns a thenable (async functions)', () => {
+  it('the greenlet waits for it and takes its value', async () => {
+    const value = await inGreenlet(() => {
+      const g = spawn(async (a: number, b: number) => {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        return a + b;
+      }, 20, 22);
+      expect(g.ready()).toBe(false);
+      return g.get();
+    });
+    expect(value).toBe(42);
+  });
+
+  it('takes a rejection as its error: not successful, reported once, no unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): number => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const g = spawn(async () => {
+        throw new ExpectedError('x');
+      });
+      await expect(g.promise()).rejects.toThrow('x');
+      expect(g.successful()).toBe(false);
+      expect((g.exception as Error).message).toBe('x');
+      expect(g.value).toBeUndefined();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(reported.map(([name, e]) => [name, (e as Error).message])).toEqual([[g.name, 'x']]);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('also takes the outcome of any thenable, and joinAll/wait see the settled outcome', async () => {
+    const results = await inGreenlet(() => {
+      const thenable = { then: (resolve: (value: string) => void) => setTimeout(resolve, 1, 'thenable') };
+      const a = spawn(() => thenable);
+      const b = spawn(() => Promise.resolve('promise'));
+      joinAll([a, b]);
+      return [a.value, b.value, wait(a)];
+    });
+    expect(results).toEqual(['thenable', 'promise', 'thenable']);
+  });
+
+  it('kill() while it waits on the thenable ends it with GreenletExit; a later rejection is not reported', async () => {
+    let reject!: (error: Error) => void;
+    const g = spawn(() => new Promise((_resolve, rejectPromise) => (reject = rejectPromise)));
+    await inGreenlet(() => {
+      sleep(1);
+      expect(g.ready()).toBe(false);
+      g.kill();
+    });
+    expect(g.successful()).toBe(true);
+    expect(g.value).toBeInstanceOf(GreenletExit);
+    reject(new ExpectedError('too late'));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(reported).toEqual([]);
+  });
+
+  it('main() of an async function resolves with its value', async () => {
+    await expect(
+      main(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        return 'main';
+      }),
+    ).resolves.toBe('main');
   });
 });
 

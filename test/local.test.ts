@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Fiber, joinAll, local, sleep, spawn } from '../dist/entries/index.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
+import { runFixture } from './helpers';
 
 afterEach(expectNoFiberLeft);
 
@@ -60,5 +61,14 @@ describe('local', () => {
   // gevent test__local.py TestGeventLocal.test_create_local_subclass_init_args
   it('rejects a non-function init', () => {
     expect(() => local('foo' as never)).toThrow(TypeError);
+  });
+});
+
+describe('local values of a dead greenlet', () => {
+  it('are released when it dies, while the finished greenlet objects stay reachable (gevent #387)', () => {
+    const result = runFixture('local-release.cjs', [], { nodeArgs: ['--expose-gc'] });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe(`greenlets 21 values 21 alive 0 results ${Array.from({ length: 20 }, (_, i) => i).join(',')}\n`);
   });
 });

@@ -1,7 +1,8 @@
 // Group and Pool: gevent.pool semantics (ported from test__pool.py): capped spawn, map/imap order,
 // errors at the caller, join/kill, free slots.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Event, fiberStats, GreenletExit, Group, hub, Pool, Queue, sleep, spawn, spawnLater, Timeout, withTimeout } from '../dist/entries/index.js';
+import { Event, fiberStats, GreenletExit, Group, hub, Pool, Queue, QueueShutDown, sleep, spawn, spawnLater, Timeout, withTimeout } from '../dist/entries/index.js';
+import { captureReports } from './greenlet-helpers';
 
 const green = <T>(fn: () => T) => (): Promise<T> => spawn(fn).promise();
 
@@ -11,6 +12,9 @@ afterEach(async () => {
 });
 
 class ExpectedError extends Error {}
+
+// The greenlets these tests make fail on purpose are reported to this list, not to stderr.
+captureReports((error) => error instanceof ExpectedError || error instanceof QueueShutDown);
 
 function divideBy(x: number): number {
   if (x === 0) throw new ExpectedError('division by zero');

@@ -20,8 +20,12 @@ import {
   spawn,
   Timeout,
 } from '../dist/entries/index.js';
+import { captureReports } from './greenlet-helpers';
 
 const green = <T>(fn: () => T) => (): Promise<T> => spawn(fn).promise();
+
+// Greenlets woken by shutdown() fail with QueueShutDown on purpose: reported here, not to stderr.
+const reports = captureReports((error) => error instanceof QueueShutDown);
 
 afterEach(async () => {
   for (let i = 0; i < 100 && fiberStats().started > 0; i++) await new Promise((resolve) => setTimeout(resolve, 2));
@@ -242,6 +246,7 @@ describe.each([
     joinAll([getter, putter]);
     expect(getter.exception).toBeInstanceOf(QueueShutDown);
     expect(putter.exception).toBeInstanceOf(QueueShutDown);
+    expect(reports.map(([greenlet]) => greenlet).sort()).toEqual([getter, putter].sort());
     expect(full.get()).toBe(1);
   }));
 

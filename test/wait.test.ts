@@ -20,7 +20,10 @@ import {
   type Waitable,
 } from '../dist/entries/index.js';
 import { runFixture } from './helpers';
-import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
+import { captureReports, expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
+
+// A greenlet failing on purpose is reported here, not to stderr.
+captureReports((error) => error instanceof SyntaxError && error.message === 'greenlet failed');
 
 afterEach(expectNoFiberLeft);
 
