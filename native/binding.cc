@@ -358,6 +358,14 @@ Napi::Value RunLoopOnce(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, alive != 0 || uv_loop_alive(loop) != 0);
 }
 
+// triggerUncaught(error): hands `error` to Node's uncaught-exception path (napi_fatal_exception):
+// 'uncaughtException' listeners, or the crash report and exit. Returns when a listener handled it.
+// For errors a loop callback threw while the top level drove the loop (src/park.ts).
+Napi::Value TriggerUncaught(const Napi::CallbackInfo& info) {
+  napi_fatal_exception(info.Env(), info[0]);
+  return info.Env().Undefined();
+}
+
 // loopAlive() -> whether the loop has anything left that could wake it.
 Napi::Value LoopAlive(const Napi::CallbackInfo& info) {
   uv_loop_t* loop = nullptr;
@@ -380,6 +388,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("current", Napi::Function::New(env, Current, "current"));
   exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
   exports.Set("runLoopOnce", Napi::Function::New(env, RunLoopOnce, "runLoopOnce"));
+  exports.Set("triggerUncaught", Napi::Function::New(env, TriggerUncaught, "triggerUncaught"));
   exports.Set("loopAlive", Napi::Function::New(env, LoopAlive, "loopAlive"));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   // The V8 ABI this file was compiled for. Node checks it only for non-Node-API addons, and this one

@@ -250,3 +250,22 @@ function attachSlow(saved: DetachedStack): void {
     asyncWrap!.pushAsyncContext(from[i * 2 + 2], from[i * 2 + 3], saved.resources[i] as object);
   }
 }
+
+/** The current async id stack, left in place: for restore() after code that may have corrupted it. */
+export function snapshot(): DetachedStack {
+  const saved = detach();
+  attach(saved);
+  return saved;
+}
+
+/**
+ * Puts the async id stack back to `saved` (from snapshot()) unless it is already there: after a
+ * loop callback that threw left its levels pushed, or Node's uncaught-exception handler emptied it.
+ */
+export function restore(saved: DetachedStack): void {
+  if (!isolatesAsyncStack) return;
+  const n = saved.depth * 2;
+  if (fields[kStackLength] === saved.depth && ids[kExecutionAsyncId] === saved.ids[n] && ids[kTriggerAsyncId] === saved.ids[n + 1]) return;
+  detach();
+  attach(saved);
+}

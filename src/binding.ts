@@ -26,6 +26,8 @@ export interface NativeBinding {
   };
   runLoopOnce(): boolean;
   loopAlive(): boolean;
+  /** Hands `error` to Node's uncaught-exception path; returns only when a listener handled it. */
+  triggerUncaught(error: unknown): void;
   abiVersion: number;
   /** NODE_MODULE_VERSION of the headers the file was compiled against (checked by load()). */
   nodeModuleVersion: number;

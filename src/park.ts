@@ -22,6 +22,7 @@
 // throwing, or switching to main with a value), which the hub's resume() sees and hands over.
 import { executionAsyncId } from 'node:async_hooks';
 import { isMainThread } from 'node:worker_threads';
+import { snapshot, restore, type DetachedStack } from './async-context';
 import { binding } from './binding';
 import { BlockingOnHubError, LoopExit } from './errors';
 import { Fiber, isTransferFailure, kParked, setParkedHandler } from './fiber';
@@ -210,10 +211,11 @@ export function driveFor(wait: MainWait, fiber?: Fiber): void {
   loopState.driving = true;
   const outer = mainWait;
   mainWait = wait;
+  const stack = snapshot();
   try {
     for (;;) {
       // Ticks and microtasks first: a resolved promise or a queued nextTick may satisfy the wait.
-      tickCallback();
+      drainTicks(stack);
       if (wait.ready()) return;
       if (!binding.loopAlive() && !hasPendingCallbacks()) {
         throw new LoopExit(
@@ -223,10 +225,32 @@ export function driveFor(wait: MainWait, fiber?: Fiber): void {
         );
       }
       binding.runLoopOnce();
+      // A loop callback that threw went through Node's uncaught-exception path, and a listener
+      // handled it: Node then empties the async id stack, the top level's entry included.
+      restore(stack);
     }
   } finally {
     mainWait = outer;
     loopState.driving = false;
+  }
+}
+
+/**
+ * Runs Node's tick queue and microtasks for the top level's drive. A callback that throws takes
+ * Node's uncaught-exception path, as it would from Node's own loop: an 'uncaughtException'
+ * listener handles it and the drive goes on, or Node prints it and exits 1. It never comes out
+ * of the blocking call. `stack`: the top level's async id stack, put back after the throw (the
+ * tick's own level was never popped, and Node's handler empties the stack).
+ */
+function drainTicks(stack: DetachedStack): void {
+  for (;;) {
+    try {
+      tickCallback();
+      return;
+    } catch (error) {
+      binding.triggerUncaught(error); // returns only when a listener handled it
+      restore(stack);
+    }
   }
 }
 
