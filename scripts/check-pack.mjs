@@ -37,7 +37,10 @@ try {
   // 1. Pack. Lifecycle output (prepack, prepare) goes to stderr so stdout is npm's JSON alone.
   const packed = run('npm', ['pack', '--json', '--foreground-scripts', '--pack-destination', work], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   if (packed.status !== 0) fail(`npm pack exited with ${packed.status}`);
-  const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('[\n')));
+  // A lifecycle script may still print to stdout (node-gyp's `spawn args [ … ]`): take npm's own JSON,
+  // the array that holds the package's id.
+  const idAt = packed.stdout.indexOf('"id": "greenfiber@');
+  const [info] = JSON.parse(packed.stdout.slice(packed.stdout.lastIndexOf('[', idAt)));
   const tarball = join(work, info.filename);
   const prebuilt = info.files.filter((file) => file.path.startsWith('prebuilds/')).map((file) => file.path);
   console.log(`check:pack: ${info.filename}: ${(info.size / 1024).toFixed(0)} kB packed, ${(info.unpackedSize / 1024).toFixed(0)} kB unpacked, ${info.entryCount} files`);

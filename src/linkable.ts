@@ -180,7 +180,7 @@ function runLinkInFiber(link: Link): typeof kParked {
   try {
     callback(source);
   } catch (error) {
-    handleError(undefined, error);
+    handleError(Fiber.current, error); // reported as this fiber's ("link of <source>"), not a hub callback's
   }
   return kParked; // ended: nothing for a top-level switch to take (src/park.ts)
 }

@@ -49,7 +49,7 @@ function errorName(error: unknown): string {
 
 function formatReport(context: Fiber | undefined, error: unknown): string {
   let header: string;
-  if (context === undefined) header = 'a hub callback failed';
+  if (context === undefined) header = 'a hub callback';
   else if (typeof (context as unknown as Describable)[kDescribe] === 'function') header = (context as unknown as Describable)[kDescribe]();
   else header = `fiber ${JSON.stringify(context.name)}`;
   return `${stackOf(error)}\n${header.split('\n')[0]} failed with ${errorName(error)}${header.includes('\n') ? `\n${header.split('\n').slice(1).join('\n')}` : ''}\n\n`;

@@ -1,5 +1,6 @@
 // Timeout: a timer that raises in the fiber that started it, at its current or next blocking
 // point (gevent.Timeout). The Timeout is itself what is raised, unless another error was given.
+import { callSoon } from './callbacks';
 import { brand } from './errors';
 import { Fiber } from './fiber';
 import { interrupt } from './hub';
@@ -28,12 +29,13 @@ export class Timeout extends Error {
    * only matters to context managers) or a string (which then ends the message).
    */
   readonly error: unknown;
-  #timer: LongTimer | undefined = undefined;
+  #timer: { cancel(): void } | undefined = undefined;
   #fiber: Fiber | undefined = undefined;
 
   /**
    * Creates an unarmed timeout; call start(). `ms` null, undefined or Infinity makes one that
-   * never fires; a negative `ms` is 0 (it expires at the first blocking point after start()).
+   * never fires; a negative `ms` is 0: it expires at the first blocking point after start() (the
+   * first call that parks, `sleep(0)` included), every time.
    * @throws TypeError if `ms` is not a number (or null/undefined); RangeError if it is NaN.
    */
   constructor(ms?: number | null, error?: unknown) {
@@ -66,7 +68,10 @@ export class Timeout extends Error {
     if (this.ms === undefined) return; // never fires
     if (this.#timer !== undefined) throw new Error('this Timeout is already pending; cancel() it before starting it again');
     this.#fiber = Fiber.current;
-    this.#timer = setLongTimeout(expire, this.ms, this);
+    // 0 ms (or negative): a hub callback queued now, so it runs before whatever the fiber's first
+    // blocking point queues (sleep(0)'s wake-up included) and raises there, every time. A 0 ms timer
+    // would race with that (Node's timers and the hub's callbacks run in different loop phases).
+    this.#timer = this.ms <= 0 ? callSoon(expire, this) : setLongTimeout(expire, this.ms, this);
   }
 
   /** Whether the timer is armed and has not fired. */

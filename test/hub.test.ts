@@ -264,6 +264,15 @@ describe('error reporting', () => {
     expect(result.status).toBe(0);
   });
 
+  it('labels the report of a hub callback and of a link callback running in its own fiber', () => {
+    const result = runFixture('hub-report-links.cjs');
+    expect(result.stderr).toMatch(/Error: rawlink broke[^]*\na hub callback failed with Error\n/);
+    expect(result.stderr).toMatch(/Error: linkValue broke[^]*\nfiber "link of source" failed with Error\n/);
+    expect(result.stderr).not.toMatch(/failed failed/);
+    expect(result.stdout).toBe('after\n');
+    expect(result.status).toBe(0);
+  });
+
   it('hub.strict ends the process like an unhandled rejection', () => {
     const result = runFixture('hub-strict.cjs');
     expect(result.status).toBe(1);

@@ -126,4 +126,27 @@ describe('the process exits while greenlets wait for children', () => {
     for (let i = 0; i < 2000 && !pids.every(ended); i++) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(pids.filter((pid) => !ended(pid))).toEqual([]);
   });
+
+  for (const [mode, status, signal] of [['exit', 0, null], ['signal', null, 'SIGINT'], ['interrupt', 0, null]] as const) {
+    it(`kills their children and the children's descendants too (${mode})`, async () => {
+      const result = runFixture('monkey-child-tree.js', [mode]);
+      const pids: string[] = JSON.parse(result.stdout.trim() || '[]');
+      try {
+        expect(result.stderr).toBe('');
+        expect(result.status).toBe(status);
+        expect(result.signal).toBe(signal);
+        expect(pids).toHaveLength(10);
+        for (let i = 0; i < 2000 && !pids.every(ended); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+        expect(pids.filter((pid) => !ended(pid))).toEqual([]);
+      } finally {
+        for (const pid of pids) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            // ended
+          }
+        }
+      }
+    });
+  }
 });

@@ -143,6 +143,30 @@ describe('Timeout', () => {
       }
     });
   });
+
+  it('a 0 ms or negative Timeout raises at sleep(0) too, every time; withTimeout returns its default', async () => {
+    await inGreenlet(() => {
+      for (let i = 0; i < 50; i++) {
+        for (const ms of [0, -1, -100]) {
+          const timeout = Timeout.start(ms);
+          let raised: unknown;
+          try {
+            sleep(0);
+          } catch (error) {
+            raised = error;
+          } finally {
+            timeout.cancel();
+          }
+          expect(raised).toBe(timeout);
+          expect(withTimeout(ms, () => { sleep(0); return 'ran to end'; }, { default: 'timed out' })).toBe('timed out');
+        }
+      }
+      // Cancelled before any blocking point: nothing is raised later.
+      Timeout.start(0).cancel();
+      sleep(0);
+      sleep(1);
+    });
+  });
 });
 
 describe('withTimeout', () => {

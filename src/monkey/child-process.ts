@@ -3,11 +3,12 @@
 // functions would (the SpawnSyncReturns shape, ETIMEDOUT/ENOBUFS errors, execSync's error).
 import childProcess = require('node:child_process');
 import { constants } from 'node:os';
+import fs = require('node:fs');
 import { getSystemErrorName } from 'node:util';
 import { Waiter } from '../hub';
 import { setLongTimeout, type LongTimer } from '../long-timer';
 import { patchOnce } from './state';
-import { dress, inGreenlet, withCallerStack } from './sync-call';
+import { dress, inGreenlet, originalOf, withCallerStack } from './sync-call';
 
 // spawnSync's default maxBuffer (lib/child_process.js MAX_BUFFER).
 const MAX_BUFFER = 1024 * 1024;
@@ -157,7 +158,7 @@ function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from
   });
   if (child.pid !== undefined) track(child, killSignal);
   child.on('exit', (code: number | null, killedBy: NodeJS.Signals | null) => {
-    running.delete(child);
+    untrack(child);
     status = code;
     signal = killedBy;
     exited = true;
@@ -202,8 +203,13 @@ function greenSpawnSync(file: unknown, args: unknown, options: SyncOptions, from
     waiter.get();
   } finally {
     timer?.cancel();
-    // Interrupted (a kill, a Timeout): the child does not outlive the call, as with spawnSync.
-    if (!finished) kill();
+    // Interrupted (a kill, a Timeout): the child does not outlive the call, as with spawnSync,
+    // nor do its descendants (execSync's shell runs the command as a grandchild).
+    if (!finished) {
+      const descendants = exited || !started || child.pid === undefined ? [] : descendantsOf(child.pid);
+      kill();
+      for (const pid of descendants) signalPid(pid, killSignal);
+    }
   }
   let result: SpawnSyncResult;
   if (!started) {
@@ -239,19 +245,91 @@ function checkExecSyncError(ret: SpawnSyncResult, args: readonly string[] | unde
 let spawnOriginal: Function;
 
 // Children of calls in flight, with their killSignal. The process can end while a greenlet waits
-// for one (another greenlet calls process.exit()), which the original, blocking the whole process,
-// never allows: then they get their killSignal, so that none outlives its call.
+// for one (another greenlet calls process.exit(), or a signal ends it), which the original,
+// blocking the whole process, never allows: then they and their descendants (execSync's shell
+// does not exec its command: `sleep 100` is a grandchild) get their killSignal, so that none
+// outlives its call. A terminating signal (SIGINT, SIGTERM, SIGHUP) runs no 'exit' listeners: while
+// calls are in flight and nobody else listens for it, a listener of ours kills them and re-raises it,
+// so the process still dies of that signal.
 const running = new Map<childProcess.ChildProcess, NodeJS.Signals | number>();
 let exitHooked = false;
+const terminating = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** The pids of the descendants of `pid`, deepest last (Linux /proc; elsewhere none). */
+function descendantsOf(pid: number, into: number[] = []): number[] {
+  let tasks: string[];
+  try {
+    tasks = originalOf(fs.readdirSync)(`/proc/${pid}/task`);
+  } catch {
+    return into;
+  }
+  for (const task of tasks) {
+    let children: string;
+    try {
+      children = originalOf(fs.readFileSync)(`/proc/${pid}/task/${task}/children`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    for (const child of children.split(' ')) {
+      if (child === '') continue;
+      into.push(Number(child));
+      descendantsOf(Number(child), into);
+    }
+  }
+  return into;
+}
+
+/** Sends `signal` to `child` and to its descendants (collected first: once it dies they are reparented). */
+function killTree(child: childProcess.ChildProcess, signal: NodeJS.Signals | number): void {
+  const descendants = child.pid === undefined ? [] : descendantsOf(child.pid);
+  try {
+    child.kill(signal);
+  } catch {
+    // an invalid killSignal was reported by the call itself
+  }
+  for (const pid of descendants) signalPid(pid, signal);
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals | number): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone already, or an invalid signal (the call reported it)
+  }
+}
+
+function killRunning(): void {
+  for (const [child, signal] of running) killTree(child, signal);
+  running.clear();
+}
+
+function onTerminatingSignal(signal: NodeJS.Signals): void {
+  // Someone else handles it (and may exit, which the 'exit' hook covers): leave it to them.
+  if (process.listenerCount(signal) > 1) return;
+  killRunning();
+  unhookSignals();
+  process.kill(process.pid, signal);
+}
+
+function hookSignals(): void {
+  for (const signal of terminating) process.on(signal, onTerminatingSignal);
+}
+
+function unhookSignals(): void {
+  for (const signal of terminating) process.removeListener(signal, onTerminatingSignal);
+}
 
 function track(child: childProcess.ChildProcess, killSignal: NodeJS.Signals | number): void {
   if (!exitHooked) {
     exitHooked = true;
-    process.on('exit', () => {
-      for (const [child, signal] of running) child.kill(signal);
-    });
+    process.on('exit', killRunning);
   }
+  if (running.size === 0) hookSignals();
   running.set(child, killSignal);
+}
+
+function untrack(child: childProcess.ChildProcess): void {
+  if (running.delete(child) && running.size === 0) unhookSignals();
 }
 
 /**

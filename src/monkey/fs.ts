@@ -26,6 +26,17 @@ function noEntry(error: unknown, args: unknown[]): { value: unknown } | undefine
 
 const ignore = (): void => {};
 
+// A number that fs would reject as an fd (getValidatedFd: an integer 0..2**31-1). The sync
+// original rejects it synchronously; some twins reject it only later, outside their callback
+// (readFile throws ERR_OUT_OF_RANGE from a nextTick), where the caller's try/catch never sees it and
+// the greenlet would stay parked. Such calls run the original, which fails at once and exactly.
+const badFdAt = (index: number) => (args: unknown[]): boolean => {
+  const fd = args[index];
+  return typeof fd === 'number' && !(Number.isInteger(fd) && fd >= 0 && fd <= 2 ** 31 - 1);
+};
+const either = (a: (args: unknown[]) => boolean, b: (args: unknown[]) => boolean) => (args: unknown[]): boolean => a(args) || b(args);
+const badFd = badFdAt(0);
+
 // What an interrupted call gives back when its twin completes anyway (README "Interrupted calls").
 const closeFd = ([fd]: unknown[]): void => fs.close(fd as number, ignore);
 const closeDir = ([dir]: unknown[]): void => (dir as fs.Dir).close(ignore);
@@ -45,18 +56,18 @@ function abortRead(args: unknown[]): (() => void) | undefined {
 /** Each patched function: its twin is `fs[name without Sync]`, taking the same arguments. */
 export const fsFunctions: Record<string, TwinSpec> = {
   accessSync: { arity: 2 },
-  appendFileSync: { arity: 3, fallback: hasSignal(2) },
+  appendFileSync: { arity: 3, fallback: either(badFd, hasSignal(2)) },
   chmodSync: { arity: 2 },
   chownSync: { arity: 3 },
-  closeSync: { arity: 1 },
+  closeSync: { arity: 1, fallback: badFd },
   copyFileSync: { arity: 3 },
-  fchmodSync: { arity: 2 },
-  fchownSync: { arity: 3 },
-  fdatasyncSync: { arity: 1 },
-  fstatSync: { arity: 2 },
-  fsyncSync: { arity: 1 },
-  ftruncateSync: { arity: 2 },
-  futimesSync: { arity: 3 },
+  fchmodSync: { arity: 2, fallback: badFd },
+  fchownSync: { arity: 3, fallback: badFd },
+  fdatasyncSync: { arity: 1, fallback: badFd },
+  fstatSync: { arity: 2, fallback: badFd },
+  fsyncSync: { arity: 1, fallback: badFd },
+  ftruncateSync: { arity: 2, fallback: badFd },
+  futimesSync: { arity: 3, fallback: badFd },
   lchmodSync: { arity: 2 },
   lchownSync: { arity: 3 },
   linkSync: { arity: 2 },
@@ -67,12 +78,12 @@ export const fsFunctions: Record<string, TwinSpec> = {
   opendirSync: { arity: 2, retrySyncOnError: true, release: closeDir },
   openSync: { arity: 3, release: closeFd },
   readdirSync: { arity: 2 },
-  readFileSync: { arity: 2, fallback: hasSignal(1), retrySyncOnError: true, abortable: abortRead },
+  readFileSync: { arity: 2, fallback: either(badFd, hasSignal(1)), retrySyncOnError: true, abortable: abortRead },
   readlinkSync: { arity: 2 },
   // readSync(fd, buffer, offset, length): position omitted. fs.read with five arguments would take
   // the callback for the position, so it gets null (read from the current position) instead.
-  readSync: { arity: 5, twinArgs: (args) => args.length === 4 && typeof args[2] === 'number' && args.push(null) },
-  readvSync: { arity: 3 },
+  readSync: { arity: 5, fallback: badFd, twinArgs: (args) => args.length === 4 && typeof args[2] === 'number' && args.push(null) },
+  readvSync: { arity: 3, fallback: badFd },
   realpathSync: { arity: 2 },
   renameSync: { arity: 2 },
   rmdirSync: { arity: 2 },
@@ -83,9 +94,9 @@ export const fsFunctions: Record<string, TwinSpec> = {
   truncateSync: { arity: 2 },
   unlinkSync: { arity: 1 },
   utimesSync: { arity: 3 },
-  writeFileSync: { arity: 3, fallback: hasSignal(2) },
-  writeSync: { arity: 5 },
-  writevSync: { arity: 3 },
+  writeFileSync: { arity: 3, fallback: either(badFd, hasSignal(2)) },
+  writeSync: { arity: 5, fallback: badFd },
+  writevSync: { arity: 3, fallback: badFd },
 };
 
 /** The functions left alone, and why (the README lists them). */
