@@ -278,3 +278,18 @@ export class IncompleteReadError extends GreenfiberError {
   }
 }
 brand(IncompleteReadError, 'IncompleteReadError');
+
+/**
+ * A greenfiber/net Socket was used after it was closed: by its close() (or dispose), or by a
+ * call of it cut from outside (a kill, a Timeout), which closes it. Not raised when the peer
+ * ended or reset the connection (reads return the end, the peer's error is thrown).
+ */
+export class SocketClosedError extends GreenfiberError {
+  override readonly code: string = 'GF_ERR_SOCKET_CLOSED';
+  override name = 'SocketClosedError';
+
+  constructor(message = 'the socket is closed: connect a new one', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+brand(SocketClosedError, 'SocketClosedError');

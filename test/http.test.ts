@@ -487,3 +487,16 @@ describe('patched http servers are bounded (fixture)', () => {
     expect(result.status).toBe(0);
   });
 });
+
+describe('interrupted requests never crash the process when their server goes away (fixture)', () => {
+  // 200 requests cut while their server sleeps, then the server's connections go; the top level
+  // drives the loop, where a reset socket may emit 'close' before its 'error' (undici used to
+  // throw "Cannot read properties of null (reading 'statusCode')" from it and kill the process).
+  it.each(['close', 'closeAll', 'serverKilled', 'kill', 'stream'])('%s', (mode) => {
+    const result = runFixture('http-interrupt-close.js', [mode, '200']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim().split('\n')).toEqual(['interrupted: true', 'sockets back: true', 'ok']);
+    expect(result.signal).toBe(null);
+    expect(result.status).toBe(0);
+  });
+});

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { blocking, spawn, joinAll, sleep, BlockingOnHubError, Event, GreenletExit, Timeout, withTimeout } from '../dist/entries/index.js';
-import { connect, IncompleteReadError, Socket, SocketTimeoutError, StreamServer } from '../dist/entries/net.js';
+import { connect, IncompleteReadError, Socket, SocketClosedError, SocketTimeoutError, StreamServer } from '../dist/entries/net.js';
 import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
 import { runFixture } from './helpers';
 
@@ -65,6 +65,41 @@ describe('connect / Socket', () => {
       socket.close();
       server.stop();
     });
+  });
+
+  it('calls on a socket closed by close() or by a cut call throw SocketClosedError', async () => {
+    await inGreenlet(() =>
+      withEcho((port) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.write('before\n');
+        expect(socket.readLine()).toBe('before\n');
+        socket.close();
+        expect(socket.closed).toBe(true);
+        for (const [name, call] of [
+          ['read()', () => socket.read()],
+          ['readExactly()', () => socket.readExactly(1)],
+          ['readLine()', () => socket.readLine()],
+          ['write()', () => socket.write('x')],
+        ] as const) {
+          let error: SocketClosedError | undefined;
+          try {
+            call();
+          } catch (caught) {
+            error = caught as SocketClosedError;
+          }
+          expect(error).toBeInstanceOf(SocketClosedError);
+          expect(error!.code).toBe('GF_ERR_SOCKET_CLOSED');
+          expect(error!.message).toContain(`${name} on a closed socket`);
+        }
+        socket.close(); // idempotent
+
+        // A call cut from outside closes the socket: later calls say so too.
+        const cut = connect(port, '127.0.0.1');
+        expect(withTimeout(20, () => cut.readLine(), { default: 'cut' })).toBe('cut');
+        expect(() => cut.readLine()).toThrow(SocketClosedError);
+        expect(() => cut.write('x')).toThrow(SocketClosedError);
+      }),
+    );
   });
 
   it('per-call and per-socket timeouts raise SocketTimeoutError; the socket stays usable', async () => {

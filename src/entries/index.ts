@@ -14,6 +14,6 @@ export { main } from '../main';
 export { local } from '../local';
 export { runInfo } from '../run-info';
 export { GreenletExit, BlockingOnHubError, LoopExit } from '../errors';
-export { HttpError, HttpTimeoutError, HttpConnectionError, HttpBadUrlError, HttpBodyTooLargeError, SocketTimeoutError, IncompleteReadError } from '../errors';
+export { HttpError, HttpTimeoutError, HttpConnectionError, HttpBadUrlError, HttpBodyTooLargeError, SocketTimeoutError, SocketClosedError, IncompleteReadError } from '../errors';
 export { kLink, kUnlink, kReady, kResult, isWaitable } from '../waitable';
 export type { Waitable } from '../waitable';

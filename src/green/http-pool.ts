@@ -83,6 +83,28 @@ export function interruptRequest(tracker: Tracker, controller: AbortController, 
   if (!controller.signal.aborted) controller.abort(reason);
 }
 
+// undici's socket listeners read the socket's parser, which its 'close' listener frees; they
+// assume Node's order ('error' and 'end', queued with nextTick, before 'close'). While the top
+// level of a script drives the loop (src/park.ts driveFor), libuv callbacks run nested, so
+// nextTicks are not drained between them: a reset socket's handle-close callback can emit
+// 'close' before the queued 'error' (ECONNRESET) or 'end', and undici would throw from that
+// event ("Cannot read properties of null (reading 'statusCode')"), killing the process. So once
+// an undici socket (any undici client's: ours, the caller's, fetch's) closed, its undici 'error'
+// and 'end' listeners are dropped and late errors are swallowed: nobody reads that socket again.
+const undiciLateListeners = new Set(['onHttpSocketError', 'onHttpSocketEnd']);
+function dropLateListeners(socket: net.Socket): void {
+  for (const event of ['error', 'end'] as const) {
+    for (const listener of socket.listeners(event)) {
+      if (undiciLateListeners.has((listener as { name?: string }).name ?? '')) socket.removeListener(event, listener as () => void);
+    }
+  }
+  socket.on('error', () => {});
+}
+dc.subscribe('undici:client:connected', (message) => {
+  const socket = (message as { socket?: net.Socket }).socket;
+  if (socket !== undefined && typeof socket.once === 'function') socket.once('close', () => dropLateListeners(socket));
+});
+
 // The shared keep-alive pools: undici Agents (one Pool per origin each), by connection settings,
 // with every socket they opened, connecting ones included (closeAll() destroys them all; undici's
 // destroy() leaves a connection still being established to finish connecting first).

@@ -2,7 +2,7 @@
 // connect() → a Socket whose read/readExactly/readLine/write park only the calling greenlet, and
 // StreamServer, which serves each connection in a greenlet of its own.
 import net = require('node:net');
-import { FiberError, IncompleteReadError, SocketTimeoutError } from '../errors';
+import { FiberError, IncompleteReadError, SocketClosedError, SocketTimeoutError } from '../errors';
 import { Event } from '../event';
 import { Greenlet, joinAll, killAll } from '../greenlet';
 import { assertCanBlock, Waiter } from '../hub';
@@ -62,6 +62,8 @@ const readers = new WeakMap<Socket, StreamReader>();
  * SocketTimeoutError past the timeout; after that the socket is still usable. A call cut from
  * outside (a kill, a Timeout) closes the socket: its caller gave up on it, and nothing half read
  * or half written is left on a connection. Disposable: `using socket = connect(...)` closes it.
+ * Once closed that way (close(), dispose, a cut call), read/readExactly/readLine/write throw
+ * SocketClosedError (code GF_ERR_SOCKET_CLOSED).
  */
 export class Socket {
   #timeout: number | undefined;
@@ -70,6 +72,8 @@ export class Socket {
   readonly #reader: StreamReader;
   #error: Error | undefined = undefined;
   #writer: Waiter<void> | undefined = undefined;
+  // Set by close() (also called when a call is cut from outside): later calls throw.
+  #closedHere = false;
 
   /**
    * Default timeout of each blocking call, in ms; undefined (or null, Infinity) waits forever.
@@ -99,7 +103,7 @@ export class Socket {
       highWater: HIGH_WATER,
       noun: 'socket',
       timeoutError: (what, ms) => new SocketTimeoutError(`${what} timed out after ${ms} ms`),
-      onInterrupted: () => raw.destroy(),
+      onInterrupted: () => this.close(),
     });
     readers.set(this, this.#reader);
     raw.on('error', (error: Error) => {
@@ -125,6 +129,10 @@ export class Socket {
     return this.raw.destroyed;
   }
 
+  #assertOpen(call: string): void {
+    if (this.#closedHere) throw new SocketClosedError(`${call} on a closed socket: it was closed by close() or by an interrupted call; connect a new one`);
+  }
+
   #wakeWriter(): void {
     const waiter = this.#writer;
     if (waiter !== undefined) {
@@ -139,6 +147,7 @@ export class Socket {
    */
   read(max: number = DEFAULT_READ, options: CallOptions = {}): Buffer {
     if (typeof max !== 'number' || !(max >= 1)) throw new TypeError(`Expected a number >= 1 for max but received ${String(max)}`);
+    this.#assertOpen('read()');
     const timeout = this.#callTimeout(options);
     return this.#reader.read(Math.floor(max), timeout, 'read()') ?? Buffer.alloc(0);
   }
@@ -149,6 +158,7 @@ export class Socket {
    */
   readExactly(n: number, options: CallOptions = {}): Buffer {
     if (typeof n !== 'number' || !(n >= 0) || !Number.isInteger(n)) throw new TypeError(`Expected an integer >= 0 for n but received ${String(n)}`);
+    this.#assertOpen('readExactly()');
     const timeout = this.#callTimeout(options);
     const bytes = this.#reader.readExactly(n, timeout, 'readExactly()');
     if (Buffer.isBuffer(bytes)) return bytes;
@@ -160,6 +170,7 @@ export class Socket {
    * the stream returns the last unterminated line, then `''`.
    */
   readLine(options: CallOptions = {}): string {
+    this.#assertOpen('readLine()');
     const timeout = this.#callTimeout(options);
     return this.#reader.readUntil(10, timeout, 'readLine()').toString('utf8');
   }
@@ -169,6 +180,7 @@ export class Socket {
    * (backpressure), so a fast writer cannot outrun a slow peer.
    */
   write(data: string | Uint8Array, options: CallOptions = {}): void {
+    this.#assertOpen('write()');
     const timeout = this.#callTimeout(options);
     if (this.#error !== undefined) throw this.#error;
     if (this.raw.destroyed || this.raw.writableEnded) {
@@ -184,7 +196,7 @@ export class Socket {
     } catch (error) {
       // Interrupted from outside (a kill, a Timeout): the caller gave up on the stream, and what
       // it half sent would corrupt it. The call's own timeout leaves the socket usable.
-      if (!(error instanceof SocketTimeoutError)) this.raw.destroy();
+      if (!(error instanceof SocketTimeoutError)) this.close();
       throw error;
     } finally {
       if (this.#writer === waiter) this.#writer = undefined;
@@ -200,6 +212,7 @@ export class Socket {
 
   /** Closes the connection at once (unsent data is dropped). Idempotent; never blocks. */
   close(): void {
+    this.#closedHere = true;
     this.raw.destroy();
   }
 
@@ -438,4 +451,4 @@ export class StreamServer {
   }
 }
 
-export { SocketTimeoutError, IncompleteReadError };
+export { SocketTimeoutError, SocketClosedError, IncompleteReadError };
