@@ -38,6 +38,7 @@ enum TransferStatus : int32_t {
   kDead = 4,
   kNoThread = 5,    // no OS thread could be created for an unstarted target
   kTornDown = 6,    // the isolate's environment is being torn down
+  kCapped = 7,      // the process is at its fiber-thread cap (see ThreadLimits)
 };
 
 constexpr napi_type_tag kHandleTag = {0x6772656566696265ULL, 0x722d68616e646c65ULL};
@@ -69,8 +70,11 @@ class Addon : public Host {
   void OnDead(Fiber* fiber) override;
 
   void Orphan(Fiber* fiber);
+  // Unwinds the orphans found so far (JavaScript runs: call only where a switch may happen).
+  void Sweep();
   static void SweepOrphans(uv_async_t* async);
   static void Cleanup(void* arg);
+  static void CloseSweeper(napi_async_cleanup_hook_handle hook, void* arg);
   void Unref() {
     if (--refs_ == 0) delete this;
   }
@@ -82,7 +86,13 @@ class Addon : public Host {
   Napi::FunctionReference orphan_;
   Napi::ObjectReference main_handle_;
   uv_async_t* sweeper_ = nullptr;
+  napi_async_cleanup_hook_handle close_hook_ = nullptr;
   std::vector<Fiber*> orphans_;
+  // orphans_.size(), in an ArrayBuffer src/fiber.ts reads before each switch and new Fiber: the
+  // GC's weak callback may only record an orphan; JavaScript unwinds it at the next chance.
+  int32_t* orphan_flag_ = nullptr;
+  Napi::Reference<Napi::ArrayBuffer> orphan_flag_buffer_;
+  bool sweeping_ = false;
   size_t refs_ = 1;
   bool cleaned_up_ = false;
 
@@ -110,9 +120,32 @@ class FiberHandle : public Napi::ObjectWrap<FiberHandle> {
     }
     fiber_->host_data = this;
     napi_type_tag_object(info.Env(), info.This(), &kHandleTag);
+    if (!fiber_->is_main()) {
+      // A V8 weak handle, not only N-API's: N-API defers finalizers to a later loop turn, while
+      // this callback runs in the very GC that collected the handle (see OnCollected).
+      napi_value self = info.This();
+      v8::Local<v8::Object> object;
+      static_assert(sizeof(object) == sizeof(self));
+      std::memcpy(static_cast<void*>(&object), &self, sizeof(self));
+      weak_.Reset(v8::Isolate::GetCurrent(), object);
+      weak_.SetWeak(this, &FiberHandle::OnCollected, v8::WeakCallbackType::kParameter);
+    }
+  }
+
+  // In the GC, first pass: only bookkeeping (no JavaScript, no V8 calls but the Reset()). The
+  // fiber leaves its handle now; a suspended one is unwound by Addon::Sweep() later.
+  static void OnCollected(const v8::WeakCallbackInfo<FiberHandle>& info) {
+    FiberHandle* handle = info.GetParameter();
+    handle->weak_.Reset();
+    Fiber* fiber = handle->fiber_;
+    if (fiber == nullptr || handle->addon_->cleaned_up_) return;
+    handle->fiber_ = nullptr;
+    fiber->host_data = nullptr;
+    handle->addon_->Orphan(fiber);
   }
 
   ~FiberHandle() override {
+    weak_.Reset();
     if (addon_ == nullptr) return;
     if (fiber_ != nullptr) {
       if (fiber_->state() == FiberState::kSuspended && !addon_->cleaned_up_) {
@@ -139,6 +172,7 @@ class FiberHandle : public Napi::ObjectWrap<FiberHandle> {
   napi_ref ref() const { return static_cast<napi_ref>(*this); }
   Addon* addon_ = nullptr;
   Fiber* fiber_ = nullptr;
+  v8::Global<v8::Object> weak_;
 };
 
 FiberHandle* HandleOf(Fiber* fiber) { return static_cast<FiberHandle*>(fiber->host_data); }
@@ -178,68 +212,100 @@ Fiber* Addon::RunEntry(Fiber* fiber, bool* terminated) {
 
 void Addon::OnDead(Fiber* fiber) { OnSuspended(fiber); }
 
+// Records a fiber whose handle was collected (any state; may run inside the GC).
 void Addon::Orphan(Fiber* fiber) {
   orphans_.push_back(fiber);
+  if (orphan_flag_ != nullptr) *orphan_flag_ = static_cast<int32_t>(orphans_.size());
   if (sweeper_ != nullptr) uv_async_send(sweeper_);
 }
 
-// Unwinds collected suspended fibers on the main fiber, outside the GC: each gets a new handle
-// and src/fiber.ts throws FiberExit into it.
-void Addon::SweepOrphans(uv_async_t* async) {
-  Addon* addon = static_cast<Addon*>(async->data);
-  if (addon->cleaned_up_ || addon->orphans_.empty()) return;
-  v8::Isolate* isolate = addon->state_->isolate();
+// Unwinds collected suspended fibers on the current fiber, outside the GC: each gets a new handle
+// and src/fiber.ts throws FiberExit into it. Collected unstarted or dead fibers are deleted.
+void Addon::Sweep() {
+  if (cleaned_up_ || sweeping_ || orphans_.empty() || state_->tearing_down()) return;
+  sweeping_ = true;
+  v8::Isolate* isolate = state_->isolate();
   v8::HandleScope handle_scope(isolate);
-  Napi::Env env = addon->env_;
+  Napi::Env env = env_;
   std::vector<Fiber*> orphans;
-  orphans.swap(addon->orphans_);
-  for (Fiber* fiber : orphans) {
-    if (fiber->state() != FiberState::kSuspended || fiber->host_data != nullptr) continue;
+  orphans.swap(orphans_);
+  *orphan_flag_ = 0;
+  for (size_t i = 0; i < orphans.size(); ++i) {
+    Fiber* fiber = orphans[i];
+    if (fiber->host_data != nullptr) continue;
+    if (fiber->state() != FiberState::kSuspended) {
+      state_->Release(fiber);
+      continue;
+    }
     napi_value external = TaggedExternal(env, fiber);
     napi_value handle;
-    if (napi_new_instance(env, addon->handle_class_.Value(), 1, &external, &handle) != napi_ok) {
+    if (napi_new_instance(env, handle_class_.Value(), 1, &external, &handle) != napi_ok) {
       napi_value ignored;
       napi_get_and_clear_last_exception(env, &ignored);
-      addon->orphans_.push_back(fiber);
-      continue;
+      orphans_.insert(orphans_.end(), orphans.begin() + i, orphans.end());
+      break;
     }
     napi_value undefined;
     napi_get_undefined(env, &undefined);
     napi_value result;
-    if (napi_call_function(env, undefined, addon->orphan_.Value(), 1, &handle, &result) !=
-        napi_ok) {
+    if (napi_call_function(env, undefined, orphan_.Value(), 1, &handle, &result) != napi_ok) {
       napi_value ignored;
       napi_get_and_clear_last_exception(env, &ignored);
     }
   }
+  *orphan_flag_ = static_cast<int32_t>(orphans_.size());
+  sweeping_ = false;
+}
+
+void Addon::SweepOrphans(uv_async_t* async) {
+  Addon* addon = static_cast<Addon*>(async->data);
+  if (addon->state_ == nullptr || addon->state_->current() != addon->state_->main()) return;
+  addon->Sweep();
 }
 
 void Addon::Cleanup(void* arg) {
   Addon* addon = static_cast<Addon*>(arg);
   if (addon->state_ != nullptr) addon->state_->Teardown();
   addon->cleaned_up_ = true;
+  // Teardown() ended every started fiber: the collected ones are dead or unstarted now.
+  for (Fiber* fiber : addon->orphans_) {
+    if (fiber->host_data == nullptr) addon->state_->Release(fiber);
+  }
   addon->orphans_.clear();
+  addon->orphan_flag_buffer_.Reset();
+  addon->orphan_flag_ = nullptr;
   // The Addon may outlive the env (handles finalized later keep it): drop every reference into
   // the env now, while it can still take them back.
   addon->entry_.Reset();
   addon->orphan_.Reset();
   addon->main_handle_.Reset();
   addon->handle_class_.Reset();
-  if (addon->sweeper_ != nullptr) {
-    uv_close(reinterpret_cast<uv_handle_t*>(addon->sweeper_), [](uv_handle_t* handle) {
-      Addon* owner = static_cast<Addon*>(handle->data);
-      delete reinterpret_cast<uv_async_t*>(handle);
-      owner->Unref();
-    });
-    addon->sweeper_ = nullptr;
-  }
+}
+
+// Closes the sweeper. An async cleanup hook, not a plain one: the environment runs the loop until
+// the hook reports done, so the close callback (code in this addon) runs before a worker's
+// environment unloads the addon. A uv_close() from a plain cleanup hook left the callback for the
+// worker's last loop run, after the unload: SIGSEGV at every exit of a worker that alone loaded
+// greenfiber.
+void Addon::CloseSweeper(napi_async_cleanup_hook_handle hook, void* arg) {
+  Addon* addon = static_cast<Addon*>(arg);
+  addon->close_hook_ = hook;
+  uv_async_t* sweeper = addon->sweeper_;
+  addon->sweeper_ = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(sweeper), [](uv_handle_t* handle) {
+    Addon* owner = static_cast<Addon*>(handle->data);
+    delete reinterpret_cast<uv_async_t*>(handle);
+    napi_remove_async_cleanup_hook(owner->close_hook_);
+    owner->Unref();
+  });
 }
 
 void FinalizeAddon(Napi::Env, Addon* addon) { addon->Unref(); }  // the env's own reference
 
 Addon* AddonOf(const Napi::CallbackInfo& info) { return info.Env().GetInstanceData<Addon>(); }
 
-// setup(entry, orphan, { spinNs, pin, backend }) -> main handle. Once per environment, on its main
+// setup(entry, orphan, { spinNs, pin, idleMs, idleKeep, maxFibers, backend }) -> main handle. Once
+// per environment, on its main
 // thread. backend: 'tcb' for the in-thread backend (src/fiber.ts checks tcbSupported first),
 // anything else for the thread hand-off.
 Napi::Value Setup(const Napi::CallbackInfo& info) {
@@ -254,6 +320,13 @@ Napi::Value Setup(const Napi::CallbackInfo& info) {
     Napi::Value spin = options.Get("spinNs");
     if (spin.IsNumber()) policy.spin_ns = spin.As<Napi::Number>().Int64Value();
     policy.pin = options.Get("pin").ToBoolean().Value();
+    Napi::Value idle_ms = options.Get("idleMs");
+    if (idle_ms.IsNumber()) policy.idle_ms = idle_ms.As<Napi::Number>().Int64Value();
+    Napi::Value idle_keep = options.Get("idleKeep");
+    if (idle_keep.IsNumber()) policy.idle_keep = idle_keep.As<Napi::Number>().Int64Value();
+    // Before the IsolateState: the in-thread backend creates its first donors in its constructor.
+    Napi::Value max_fibers = options.Get("maxFibers");
+    Limits(max_fibers.IsNumber() ? max_fibers.As<Napi::Number>().Int64Value() : 0);
     Napi::Value name = options.Get("backend");
     std::string why;
     if (name.IsString() && name.As<Napi::String>().Utf8Value() == "tcb" &&
@@ -265,6 +338,10 @@ Napi::Value Setup(const Napi::CallbackInfo& info) {
   addon->state_ = new IsolateState(isolate, isolate->GetCurrentContext(), addon, policy, backend);
   addon->entry_ = Napi::Persistent(info[0].As<Napi::Function>());
   addon->orphan_ = Napi::Persistent(info[1].As<Napi::Function>());
+  Napi::ArrayBuffer flag = Napi::ArrayBuffer::New(env, sizeof(int32_t));
+  addon->orphan_flag_ = static_cast<int32_t*>(flag.Data());
+  *addon->orphan_flag_ = 0;
+  addon->orphan_flag_buffer_ = Napi::Persistent(flag);
 
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
@@ -273,6 +350,8 @@ Napi::Value Setup(const Napi::CallbackInfo& info) {
   uv_async_init(loop, addon->sweeper_, &Addon::SweepOrphans);
   uv_unref(reinterpret_cast<uv_handle_t*>(addon->sweeper_));
   ++addon->refs_;  // released by the sweeper's close callback
+  // Registered after Cleanup (Init), so it runs before it: hooks run in reverse order.
+  napi_add_async_cleanup_hook(env, &Addon::CloseSweeper, addon, nullptr);
 
   napi_value external = TaggedExternal(env, addon->state_->main());
   Napi::Object main = addon->handle_class_.New({Napi::Value(env, external)});
@@ -304,7 +383,7 @@ napi_value Transfer(napi_env env, napi_callback_info info) {
              target->fiber_->state() == FiberState::kRunning) {
     status = kDead;
   } else if (!state->Transfer(target->fiber_)) {
-    status = kNoThread;
+    status = state->last_start_capped() ? kCapped : kNoThread;
   }
   napi_value result;
   napi_create_int32(env, status, &result);
@@ -337,11 +416,56 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   out.Set("idle", Napi::Number::New(env, static_cast<double>(stats.idle)));
   out.Set("started", Napi::Number::New(env, static_cast<double>(stats.started)));
   out.Set("orphans", Napi::Number::New(env, static_cast<double>(addon->orphans_.size())));
+  out.Set("processThreads", Napi::Number::New(env, static_cast<double>(ProcessFiberThreads())));
+  out.Set("cap", Napi::Number::New(env, static_cast<double>(Limits(0).cap)));
   out.Set("backend", stats.backend == IsolateState::Backend::kTcb ? "tcb" : "thread");
   out.Set("switches", Napi::Number::New(env, static_cast<double>(stats.switches)));
   out.Set("hotWakes", Napi::Number::New(env, static_cast<double>(stats.hot_wakes)));
   out.Set("coldWakes", Napi::Number::New(env, static_cast<double>(stats.cold_wakes)));
   return out;
+}
+
+// limits() -> the process-wide fiber-thread cap and the numbers behind it (see ThreadLimits).
+Napi::Value LimitsOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ThreadLimits& l = Limits(0);
+  Napi::Object out = Napi::Object::New(env);
+  auto set = [&](const char* name, size_t value) {
+    out.Set(name, Napi::Number::New(env, static_cast<double>(value)));
+  };
+  set("cap", l.cap);
+  set("byMaps", l.by_maps);
+  set("byTasks", l.by_tasks);
+  set("maxMapCount", l.max_map_count);
+  set("mapsInUse", l.maps_in_use);
+  set("mapReserve", l.map_reserve);
+  set("taskLimit", l.task_limit);
+  out.Set("taskLimitName", Napi::String::New(env, l.task_limit_name));
+  set("tasksInUse", l.tasks_in_use);
+  set("taskReserve", l.task_reserve);
+  out.Set("explicit", Napi::Boolean::New(env, l.explicit_cap));
+  return out;
+}
+
+// orphanFlag() -> the ArrayBuffer whose first int32 counts orphans waiting to be unwound.
+Napi::Value OrphanFlag(const Napi::CallbackInfo& info) {
+  Addon* addon = AddonOf(info);
+  if (addon->orphan_flag_buffer_.IsEmpty()) return info.Env().Undefined();
+  return addon->orphan_flag_buffer_.Value();
+}
+
+// sweep(): unwinds the orphans recorded so far, on the current fiber.
+Napi::Value SweepNow(const Napi::CallbackInfo& info) {
+  Addon* addon = AddonOf(info);
+  if (addon->state_ != nullptr) addon->Sweep();
+  return info.Env().Undefined();
+}
+
+// reclaim(): a full GC, so that collected suspended fibers are found (then sweep()). Called when
+// the fiber-thread cap refused a fiber.
+Napi::Value Reclaim(const Napi::CallbackInfo& info) {
+  v8::Isolate::GetCurrent()->LowMemoryNotification();
+  return info.Env().Undefined();
 }
 
 // runLoopOnce() -> whether the loop is still alive. Runs one libuv iteration; the caller
@@ -387,6 +511,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("state", Napi::Function::New(env, StateOf, "state"));
   exports.Set("current", Napi::Function::New(env, Current, "current"));
   exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
+  exports.Set("limits", Napi::Function::New(env, LimitsOf, "limits"));
+  exports.Set("orphanFlag", Napi::Function::New(env, OrphanFlag, "orphanFlag"));
+  exports.Set("sweep", Napi::Function::New(env, SweepNow, "sweep"));
+  exports.Set("reclaim", Napi::Function::New(env, Reclaim, "reclaim"));
   exports.Set("runLoopOnce", Napi::Function::New(env, RunLoopOnce, "runLoopOnce"));
   exports.Set("triggerUncaught", Napi::Function::New(env, TriggerUncaught, "triggerUncaught"));
   exports.Set("loopAlive", Napi::Function::New(env, LoopAlive, "loopAlive"));

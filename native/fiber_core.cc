@@ -3,9 +3,12 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace greenfiber {
 
@@ -33,9 +36,16 @@ class Worker {
     }
     self->stack_limit_ = reinterpret_cast<uintptr_t>(stack_lo) + kStackReserve;
     self->stack_lo_ = stack_lo;
+    const HandoffPolicy& policy = self->owner_->policy_;
     for (;;) {
+      // Pooled (or just created for a fiber): wait for a fiber, or give the thread back after
+      // policy.idle_ms unless the pool is down to its warm reserve.
       self->parks_before_ = self->baton_.parks();
-      self->baton_.Wait(self->owner_->policy_);
+      if (policy.idle_ms > 0 ? !self->baton_.WaitFor(policy.idle_ms * 1000000)
+                             : (self->baton_.Wait(policy), false)) {
+        if (self->owner_->TryRetire(self)) break;
+        continue;
+      }
       // Acquire pairs with the release in Teardown(): exit_ is read after the baton was posted.
       if (self->exit_.load(std::memory_order_acquire)) break;
       self->owner_->RunFiber(self);
@@ -51,7 +61,121 @@ class Worker {
   void* stack_lo_ = nullptr;  // the lowest address of this thread's stack
   uint32_t parks_before_ = 0;  // baton_.parks() before the wait that started the fiber
   std::atomic<bool> exit_{false};
+  std::list<Worker*>::iterator idle_pos_;  // valid while pooled (pool_mutex_)
 };
+
+namespace {
+
+std::atomic<size_t> g_fiber_threads{0};
+
+size_t ReadNumber(const char* path) {
+  FILE* file = fopen(path, "r");
+  if (file == nullptr) return 0;
+  unsigned long long value = 0;
+  if (fscanf(file, "%llu", &value) != 1) value = 0;
+  fclose(file);
+  return static_cast<size_t>(value);
+}
+
+size_t CountLines(const char* path) {
+  FILE* file = fopen(path, "r");
+  if (file == nullptr) return 0;
+  size_t lines = 0;
+  char buffer[65536];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), file)) > 0) {
+    for (size_t i = 0; i < n; ++i) lines += buffer[i] == '\n';
+  }
+  fclose(file);
+  return lines;
+}
+
+// All tasks (threads) of the system now: the denominator of /proc/loadavg's fourth field.
+size_t SystemTasks() {
+  FILE* file = fopen("/proc/loadavg", "r");
+  if (file == nullptr) return 0;
+  double a, b, c;
+  unsigned long running = 0, total = 0;
+  if (fscanf(file, "%lf %lf %lf %lu/%lu", &a, &b, &c, &running, &total) != 5) total = 0;
+  fclose(file);
+  return total;
+}
+
+ThreadLimits ComputeLimits() {
+  ThreadLimits l;
+  l.max_map_count = ReadNumber("/proc/sys/vm/max_map_count");
+  if (l.max_map_count == 0) l.max_map_count = 65530;
+  l.maps_in_use = CountLines("/proc/self/maps");
+  // V8 maps its heap in 256 KiB pages: a quarter of the mappings (at least 8192, 2 GiB of heap
+  // pages) stays free for it and for Node.
+  l.map_reserve = std::max<size_t>(8192, l.max_map_count / 4);
+  l.by_maps = l.max_map_count > l.maps_in_use + l.map_reserve
+                  ? (l.max_map_count - l.maps_in_use - l.map_reserve) / 2
+                  : 0;
+  struct Candidate {
+    size_t value;
+    const char* name;
+  };
+  Candidate candidates[4] = {
+      {ReadNumber("/proc/sys/kernel/pid_max"), "kernel.pid_max"},
+      {ReadNumber("/proc/sys/kernel/threads-max"), "kernel.threads-max"},
+      {0, "ulimit -u (RLIMIT_NPROC)"},
+      {ReadNumber("/sys/fs/cgroup/pids.max"), "the cgroup's pids.max"},
+  };
+  rlimit nproc{};
+  if (getrlimit(RLIMIT_NPROC, &nproc) == 0 && nproc.rlim_cur != RLIM_INFINITY) {
+    candidates[2].value = static_cast<size_t>(nproc.rlim_cur);
+  }
+  l.task_limit = 0;
+  for (const Candidate& c : candidates) {
+    if (c.value != 0 && (l.task_limit == 0 || c.value < l.task_limit)) {
+      l.task_limit = c.value;
+      l.task_limit_name = c.name;
+    }
+  }
+  if (l.task_limit == 0) {
+    l.task_limit = 32768;
+    l.task_limit_name = "kernel.pid_max";
+  }
+  l.tasks_in_use = SystemTasks();
+  // Node's and libuv's threads, other processes: a sixteenth of the limit, at least 512.
+  l.task_reserve = std::max<size_t>(512, l.task_limit / 16);
+  l.by_tasks = l.task_limit > l.tasks_in_use + l.task_reserve
+                   ? l.task_limit - l.tasks_in_use - l.task_reserve
+                   : 0;
+  l.cap = std::min(l.by_maps, l.by_tasks);
+  return l;
+}
+
+}  // namespace
+
+const ThreadLimits& Limits(size_t explicit_cap) {
+  static std::once_flag once;
+  static ThreadLimits limits;
+  std::call_once(once, [explicit_cap] {
+    limits = ComputeLimits();
+    if (explicit_cap > 0) {
+      limits.cap = explicit_cap;
+      limits.explicit_cap = true;
+    }
+  });
+  return limits;
+}
+
+namespace {
+// The fiber-thread cap's admission for the in-thread backend's donors (tcb.h DonorSlots): a donor
+// is a kernel thread with a stack like a worker, so it takes a place the same way.
+bool TakeThreadSlot() {
+  if (g_fiber_threads.fetch_add(1, std::memory_order_relaxed) >= Limits(0).cap) {
+    g_fiber_threads.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+void GiveThreadSlots(size_t count) { g_fiber_threads.fetch_sub(count, std::memory_order_relaxed); }
+}  // namespace
+
+size_t ProcessFiberThreads() { return g_fiber_threads.load(std::memory_order_relaxed); }
 
 Fiber::Fiber(IsolateState* owner, bool is_main) : owner_(owner), is_main_(is_main) {
   if (is_main) state_ = FiberState::kRunning;
@@ -63,7 +187,10 @@ IsolateState::IsolateState(v8::Isolate* isolate, v8::Local<v8::Context> context,
   main_ = new Fiber(this, true);
   current_ = main_;
   if (backend == Backend::kTcb) {
-    tcb_ = new TcbBackend(kStackSize, kStackReserve);
+    DonorSlots slots;
+    slots.take = &TakeThreadSlot;
+    slots.give = &GiveThreadSlots;
+    tcb_ = new TcbBackend(kStackSize, kStackReserve, slots);
     return;  // one kernel thread: nothing to pin
   }
   if (policy_.pin) {
@@ -89,24 +216,41 @@ Baton* IsolateState::BatonOf(Fiber* fiber) {
 }
 
 bool IsolateState::Attach(Fiber* fiber) {
+  last_start_capped_ = false;
   if (tcb_ != nullptr) {
     fiber->donor_ = tcb_->Acquire(&IsolateState::RunOnDonor, fiber);
-    if (fiber->donor_ == nullptr) return false;
+    if (fiber->donor_ == nullptr) {
+      last_start_capped_ = tcb_->last_spawn_capped();
+      return false;
+    }
     started_.insert(fiber);
     return true;
   }
-  Worker* worker;
-  if (!idle_.empty()) {
-    worker = idle_.back();
-    idle_.pop_back();
-  } else {
+  Worker* worker = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    if (!idle_.empty()) {
+      worker = idle_.back();
+      idle_.pop_back();
+      worker->fiber_ = fiber;  // claimed: its idle timeout will not retire it now
+    }
+  }
+  if (worker == nullptr) {
+    Reap();
+    // Counted before pthread_create so that two isolates cannot both take the last place.
+    if (!TakeThreadSlot()) {
+      last_start_capped_ = true;
+      return false;
+    }
     worker = new Worker(this);
+    worker->fiber_ = fiber;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, kStackSize);
     int err = pthread_create(&worker->thread_, &attr, &Worker::Main, worker);
     pthread_attr_destroy(&attr);
     if (err != 0) {
+      g_fiber_threads.fetch_sub(1, std::memory_order_relaxed);
       delete worker;
       return false;
     }
@@ -116,13 +260,46 @@ bool IsolateState::Attach(Fiber* fiber) {
       CPU_SET(pinned_cpu_, &set);
       pthread_setaffinity_np(worker->thread_, sizeof(set), &set);
     }
-    all_workers_.push_back(worker);
+    all_workers_.insert(worker);
   }
-  worker->fiber_ = fiber;
   fiber->worker_ = worker;
   fiber->stack_release_pending_ = true;
   started_.insert(fiber);
   return true;
+}
+
+bool IsolateState::TryRetire(Worker* worker) {
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  // exit_ is set (under this mutex) by Teardown(), which then empties idle_ itself.
+  if (worker->fiber_ != nullptr || worker->exit_.load(std::memory_order_relaxed) ||
+      idle_.size() <= policy_.idle_keep) {
+    return false;
+  }
+  idle_.erase(worker->idle_pos_);
+  retired_.push_back(worker);
+  return true;
+}
+
+void IsolateState::Reap() {
+  std::vector<Worker*> retired;
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    retired.swap(retired_);
+  }
+  std::vector<Worker*> running;
+  for (Worker* worker : retired) {
+    if (pthread_tryjoin_np(worker->thread_, nullptr) == 0) {
+      all_workers_.erase(worker);
+      delete worker;
+      g_fiber_threads.fetch_sub(1, std::memory_order_relaxed);
+    } else {
+      running.push_back(worker);
+    }
+  }
+  if (!running.empty()) {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    retired_.insert(retired_.end(), running.begin(), running.end());
+  }
 }
 
 void IsolateState::MakeCurrent(Fiber* next) {
@@ -183,6 +360,7 @@ void IsolateState::Reenter(int entries) {
 
 bool IsolateState::Transfer(Fiber* target) {
   Fiber* self = current_;
+  last_start_capped_ = false;
   if (target->state_ == FiberState::kUnstarted && !Attach(target)) return false;
   self->state_ = FiberState::kSuspended;
   MakeCurrent(target);
@@ -283,8 +461,9 @@ Fiber* IsolateState::RunToEnd(Fiber* fiber, uintptr_t stack_limit) {
     ++switches_;
     MakeCurrent(next);
     if (worker != nullptr) {
+      std::lock_guard<std::mutex> lock(pool_mutex_);
       worker->fiber_ = nullptr;
-      idle_.push_back(worker);
+      worker->idle_pos_ = idle_.insert(idle_.end(), worker);
     } else {
       tcb_->Recycle(donor);
     }
@@ -318,10 +497,16 @@ void IsolateState::Teardown() {
     Transfer(fiber);
     isolate_->CancelTerminateExecution();
   }
-  for (Worker* worker : idle_) {
-    // Release: the worker reads exit_ after its baton wakes it.
-    worker->exit_.store(true, std::memory_order_release);
-    worker->baton_.Post();
+  {
+    // exit_, set under this mutex, keeps these threads from retiring themselves meanwhile.
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    for (Worker* worker : idle_) {
+      // Release: the worker reads exit_ after its baton wakes it.
+      worker->exit_.store(true, std::memory_order_release);
+      worker->baton_.Post();
+    }
+    idle_.clear();
+    retired_.clear();  // they exit by themselves; joined below with the rest
   }
   {
     // Pooled threads take no lock on their way out, but a worker still returning from its last
@@ -330,18 +515,22 @@ void IsolateState::Teardown() {
     for (Worker* worker : all_workers_) pthread_join(worker->thread_, nullptr);
     if (tcb_ != nullptr) tcb_->Shutdown();
   }
-  idle_.clear();
+  g_fiber_threads.fetch_sub(all_workers_.size(), std::memory_order_relaxed);
+  for (Worker* worker : all_workers_) delete worker;
+  all_workers_.clear();
   // V8 handles must go while the isolate lives: this object may outlive it (see binding.cc).
   main_->continuation_data_.Reset();
   context_.Reset();
 }
 
-IsolateState::Stats IsolateState::stats() const {
+IsolateState::Stats IsolateState::stats() {
   if (tcb_ != nullptr) {
     return Stats{tcb_->threads(), tcb_->idle(), started_.size(), Backend::kTcb, switches_, 0, 0};
   }
-  return Stats{all_workers_.size(), idle_.size(), started_.size(), Backend::kThread,
-               switches_,           hot_wakes_,   cold_wakes_};
+  Reap();
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  return Stats{all_workers_.size() - retired_.size(), idle_.size(), started_.size(),
+               Backend::kThread, switches_, hot_wakes_, cold_wakes_};
 }
 
 }  // namespace greenfiber

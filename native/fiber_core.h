@@ -20,6 +20,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <list>
+#include <mutex>
 #include <unordered_set>
 #include <vector>
 
@@ -30,6 +32,29 @@ namespace greenfiber {
 
 class IsolateState;
 class Worker;
+
+// How many fiber threads this process may have, over all isolates (workers included), and the
+// numbers it was derived from. Each thread costs 2 of vm.max_map_count's mappings (stack + guard)
+// and one task of kernel.pid_max / kernel.threads-max / RLIMIT_NPROC; a reserve of both stays free
+// for V8's heap pages and Node's own threads. Read once, at the first setup of the process.
+struct ThreadLimits {
+  size_t cap = 0;             // fiber threads allowed (the smaller of by_maps and by_tasks)
+  size_t by_maps = 0;         // (max_map_count - maps in use - map reserve) / 2
+  size_t by_tasks = 0;        // smallest task limit - tasks in use - task reserve
+  size_t max_map_count = 0;   // /proc/sys/vm/max_map_count
+  size_t maps_in_use = 0;     // lines of /proc/self/maps at setup
+  size_t map_reserve = 0;
+  size_t task_limit = 0;      // min(pid_max, threads-max, RLIMIT_NPROC, cgroup pids.max)
+  const char* task_limit_name = "";
+  size_t tasks_in_use = 0;    // all tasks of the system at setup (/proc/loadavg)
+  size_t task_reserve = 0;
+  bool explicit_cap = false;  // set by GREENFIBER_MAX_FIBERS (setup option maxFibers)
+};
+
+// The process-wide limits (computed on first call; `explicit_cap` > 0 overrides the cap).
+const ThreadLimits& Limits(size_t explicit_cap);
+// Fiber threads alive in the process (all isolates), pooled ones included.
+size_t ProcessFiberThreads();
 
 enum class FiberState : uint8_t { kUnstarted = 0, kRunning = 1, kSuspended = 2, kDead = 3 };
 
@@ -109,6 +134,9 @@ class IsolateState {
   // suspended and belongs to this isolate. Returns false if no thread could be had for an
   // unstarted target; nothing changed then.
   bool Transfer(Fiber* target);
+  // Why the last Transfer() returned false: the process is at its fiber-thread cap (true), or
+  // pthread_create failed (false).
+  bool last_start_capped() const { return last_start_capped_; }
   // The host no longer references `fiber`: deleted now if it is unstarted or dead, later (when it
   // dies) if it is started.
   void Release(Fiber* fiber);
@@ -118,7 +146,7 @@ class IsolateState {
   void Teardown();
 
   struct Stats {
-    size_t threads;    // OS threads alive (running, suspended or pooled; donors for kTcb)
+    size_t threads;    // OS threads of this isolate alive (running, suspended or pooled; donors for kTcb)
     size_t idle;       // pooled threads waiting for a fiber
     size_t started;    // fibers started and not yet dead
     Backend backend;
@@ -126,12 +154,17 @@ class IsolateState {
     uint64_t hot_wakes;   // kThread: the woken thread was spinning and saw the baton at once
     uint64_t cold_wakes;  // kThread: the woken thread had parked in the kernel (a futex wake)
   };
-  Stats stats() const;
+  Stats stats();
 
  private:
   friend class Worker;
   // Binds a pooled (or new) thread to an unstarted fiber. False if no thread could be created.
   bool Attach(Fiber* fiber);
+  // Called by a pooled thread whose idle wait timed out: takes it out of the pool (true) unless
+  // a fiber claimed it meanwhile or the pool is down to its warm reserve.
+  bool TryRetire(Worker* worker);
+  // Joins retired threads that have exited (never blocks).
+  void Reap();
   // The body of a worker thread for one fiber; see Worker::Main.
   void RunFiber(Worker* worker);
   // The first frame of a fiber on a donor's stack (in-thread backend); never returns.
@@ -172,8 +205,12 @@ class IsolateState {
   std::unordered_set<Fiber*> started_;
   // Fibers the host released while started; deleted when they die.
   std::unordered_set<Fiber*> released_;
-  std::vector<Worker*> idle_;
-  std::vector<Worker*> all_workers_;
+  // The pool. Guarded by pool_mutex_: pooled threads retire themselves without the isolate lock.
+  std::mutex pool_mutex_;
+  std::list<Worker*> idle_;           // most recently pooled at the back
+  std::vector<Worker*> retired_;      // left the pool, exiting; joined by Reap()
+  std::unordered_set<Worker*> all_workers_;  // every thread not yet joined (isolate lock)
+  bool last_start_capped_ = false;
   bool tearing_down_ = false;
   // Set when a fiber's JavaScript was terminated (worker.terminate(), or a terminating
   // process.exit() in a worker): the main fiber terminates as well when it resumes.

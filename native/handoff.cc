@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 
 namespace greenfiber {
@@ -38,6 +39,14 @@ inline void CpuRelax() {
 void FutexWait(std::atomic<uint32_t>* word, uint32_t expected) {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, nullptr,
           nullptr, 0);
+}
+
+// False if it timed out.
+bool FutexWaitFor(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_ns) {
+  timespec ts{static_cast<time_t>(timeout_ns / 1000000000), static_cast<long>(timeout_ns % 1000000000)};
+  long rc = syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, &ts,
+                    nullptr, 0);
+  return !(rc != 0 && errno == ETIMEDOUT);
 }
 
 void FutexWake(std::atomic<uint32_t>* word) {
@@ -131,6 +140,31 @@ bool Baton::Wait(const HandoffPolicy& policy, void* stack_lo) {
   // Only the owner leaves kPosted, so a plain store cannot lose a Post().
   word_.store(kEmpty, std::memory_order_relaxed);
   return released;
+}
+
+bool Baton::WaitFor(int64_t timeout_ns) {
+  const int64_t deadline = NowNs() + timeout_ns;
+  bool slept = false;
+  for (;;) {
+    uint32_t seen = word_.load(std::memory_order_acquire);
+    if (seen == kPosted) break;
+    if (seen == kEmpty &&
+        !word_.compare_exchange_strong(seen, kSleeping, std::memory_order_acquire)) {
+      continue;
+    }
+    if (!slept) {
+      slept = true;
+      ++parks_;  // counted like Wait()'s parks (fiberStats().coldWakes)
+    }
+    const int64_t left = deadline - NowNs();
+    if (left <= 0 || !FutexWaitFor(&word_, kSleeping, left)) {
+      // Timed out: back to kEmpty unless a Post() came in meanwhile (then take it).
+      uint32_t sleeping = kSleeping;
+      if (word_.compare_exchange_strong(sleeping, kEmpty, std::memory_order_acquire)) return false;
+    }
+  }
+  word_.store(kEmpty, std::memory_order_relaxed);
+  return true;
 }
 
 }  // namespace greenfiber

@@ -17,6 +17,9 @@ struct HandoffPolicy {
   int64_t spin_ns = 20000;
   // Pin every fiber thread of an isolate to the CPU its main thread was on at setup.
   bool pin = false;
+  // A pooled thread idle this long (ms) exits, unless the pool is down to idle_keep threads.
+  int64_t idle_ms = 10000;
+  size_t idle_keep = 16;
 };
 
 class Baton {
@@ -30,6 +33,9 @@ class Baton {
   // hundred bytes deeper than the suspension point on a fiber's first switch).
   // Returns whether it parked in the kernel and released the stack.
   bool Wait(const HandoffPolicy& policy, void* stack_lo = nullptr);
+  // Parks (no spin) until Post() or until `timeout_ns` passed; returns false on timeout, with the
+  // baton empty. Only the owner calls it.
+  bool WaitFor(int64_t timeout_ns);
   // How many Wait() calls parked in the kernel so far. Owner-only, like Wait().
   uint32_t parks() const { return parks_; }
 

@@ -26,8 +26,8 @@ bool TcbBackend::Supported(std::string* why) {
   *why = "the in-thread backend needs Linux on x86-64 with glibc";
   return false;
 }
-TcbBackend::TcbBackend(size_t stack_size, size_t reserve)
-    : stack_size_(stack_size), reserve_(reserve), swap_(nullptr) {}
+TcbBackend::TcbBackend(size_t stack_size, size_t reserve, DonorSlots slots)
+    : stack_size_(stack_size), reserve_(reserve), slots_(slots), swap_(nullptr) {}
 TcbBackend::~TcbBackend() = default;
 Donor* TcbBackend::Acquire(void (*)(void*), void*) { return nullptr; }
 void TcbBackend::Recycle(Donor*) {}
@@ -235,8 +235,8 @@ class Donor {
 
 bool TcbBackend::Supported(std::string*) { return true; }
 
-TcbBackend::TcbBackend(size_t stack_size, size_t reserve)
-    : stack_size_(stack_size), reserve_(reserve) {
+TcbBackend::TcbBackend(size_t stack_size, size_t reserve, DonorSlots slots)
+    : stack_size_(stack_size), reserve_(reserve), slots_(slots) {
   main_.fs = CurrentFs();
   Spawn(kMinSpawnBatch);  // ready by the time the first fiber starts
   const char* force = getenv("GREENFIBER_TCB_NO_WRFSBASE");
@@ -252,9 +252,15 @@ size_t TcbBackend::Spawn(size_t count) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, stack_size_ + kDonorFrames);
+  last_spawn_capped_ = false;
   for (size_t i = 0; i < count; ++i) {
+    if (slots_.take != nullptr && !slots_.take()) {
+      last_spawn_capped_ = true;
+      break;
+    }
     Donor* donor = new Donor();
     if (pthread_create(&donor->thread_, &attr, &Donor::Main, donor) != 0) {
+      if (slots_.give != nullptr) slots_.give(1);
       delete donor;
       break;
     }
@@ -278,6 +284,7 @@ Donor* TcbBackend::Acquire(void (*entry)(void*), void* arg) {
   // Creates the next donors ahead of need: they start on other cores while this one runs, so a
   // burst of new fibers rarely waits for a thread to be scheduled. Failure here is not an error.
   if (idle_.empty()) Spawn(SpawnBatch());
+  last_spawn_capped_ = false;
   donor->WaitReady();
   // A fresh frame at the top of the fiber part of the stack, as greenfiber_tcb_swap_* leaves one:
   // [csr][r15][r14][r13 = entry][r12 = arg][rbx][rbp][return = greenfiber_tcb_start].
@@ -312,6 +319,7 @@ void TcbBackend::Shutdown() {
     pthread_join(donor->thread_, nullptr);
     delete donor;
   }
+  if (slots_.give != nullptr) slots_.give(all_.size());
   all_.clear();
   idle_.clear();
 }

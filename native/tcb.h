@@ -34,6 +34,14 @@ struct TcbContext {
 
 class Donor;
 
+// Admission of new donor threads against a process-wide budget (fiber_core.cc's fiber-thread cap):
+// take() reserves one place before a donor is created (false: refused), give(n) returns n places
+// when donors fail to start or are joined. Plain functions, so this file stays free of V8.
+struct DonorSlots {
+  bool (*take)() = nullptr;
+  void (*give)(size_t count) = nullptr;
+};
+
 // One isolate's donors and its main context. Used only by the thread that owns the isolate (the
 // one that switches), so nothing here is shared across threads except each donor's futex words.
 class TcbBackend {
@@ -43,14 +51,16 @@ class TcbBackend {
 
   // `stack_size`: each donor's stack, of which `reserve` (below V8's stack limit) is kept for the
   // native frames under V8's stack check. Records the calling thread as the main context.
-  TcbBackend(size_t stack_size, size_t reserve);
+  TcbBackend(size_t stack_size, size_t reserve, DonorSlots slots = {});
   ~TcbBackend();  // Shuts down if Shutdown() was not called.
   TcbBackend(const TcbBackend&) = delete;
   TcbBackend& operator=(const TcbBackend&) = delete;
 
   // Takes a pooled donor (or creates donors) and prepares it to call entry(arg) on its stack and
-  // TCB when first switched to. Null if no thread could be created.
+  // TCB when first switched to. Null if no thread could be created; last_spawn_capped() then says
+  // whether the slots refused it (rather than pthread_create failing).
   Donor* Acquire(void (*entry)(void*), void* arg);
+  bool last_spawn_capped() const { return last_spawn_capped_; }
   // Puts a donor back into the pool. May be called by the fiber running on it: its context is
   // rebuilt by the next Acquire(), and nothing else runs until that fiber switches away.
   void Recycle(Donor* donor);
@@ -77,6 +87,8 @@ class TcbBackend {
 
   const size_t stack_size_;
   const size_t reserve_;
+  const DonorSlots slots_;
+  bool last_spawn_capped_ = false;
   TcbContext main_;
   // Pooled donors, newest last; a donor still starting up is taken last and waited for then.
   std::vector<Donor*> idle_;

@@ -9,7 +9,7 @@ export interface NativeBinding {
   setup(
     entry: () => object | undefined,
     orphan: (handle: object) => void,
-    options: { spinNs: number; pin: boolean; backend: 'thread' | 'tcb' },
+    options: { spinNs: number; pin: boolean; idleMs: number; idleKeep: number; maxFibers: number; backend: 'thread' | 'tcb' },
   ): object;
   transfer(handle: object): number;
   state(handle: object): number;
@@ -20,10 +20,16 @@ export interface NativeBinding {
     idle: number;
     started: number;
     orphans: number;
+    processThreads: number;
+    cap: number;
     switches: number;
     hotWakes: number;
     coldWakes: number;
   };
+  limits(): ThreadLimits;
+  orphanFlag(): ArrayBuffer;
+  sweep(): void;
+  reclaim(): void;
   runLoopOnce(): boolean;
   loopAlive(): boolean;
   /** Hands `error` to Node's uncaught-exception path; returns only when a listener handled it. */
@@ -33,6 +39,21 @@ export interface NativeBinding {
   nodeModuleVersion: number;
   /** Why the in-thread backend cannot run in this process, or '' where it can. */
   tcbUnsupported: string;
+}
+
+/** The process-wide cap on fiber threads and the numbers it was derived from (native/fiber_core.h). */
+export interface ThreadLimits {
+  cap: number;
+  byMaps: number;
+  byTasks: number;
+  maxMapCount: number;
+  mapsInUse: number;
+  mapReserve: number;
+  taskLimit: number;
+  taskLimitName: string;
+  tasksInUse: number;
+  taskReserve: number;
+  explicit: boolean;
 }
 
 const packageRoot = path.resolve(__dirname, '..');

@@ -28,6 +28,26 @@ const transferFailures: Record<number, string> = {
   5: 'could not get an OS thread: the system refused to create one (see `ulimit -u`, vm.max_map_count and threads-max)',
   6: 'cannot run: its isolate is shutting down',
 };
+const kCapped = 7;
+
+function cappedMessage(name: string): string {
+  const l = binding.limits();
+  const stats = binding.stats();
+  const why = l.explicit
+    ? `GREENFIBER_MAX_FIBERS=${l.cap}`
+    : l.byMaps <= l.byTasks
+      ? `each fiber thread costs 2 of vm.max_map_count's ${l.maxMapCount} memory mappings; ${l.mapsInUse} were in use at start and ${l.mapReserve} stay free for V8's heap and Node`
+      : `each fiber thread is a task under ${l.taskLimitName} = ${l.taskLimit}; ${l.tasksInUse} tasks ran on the system at start and ${l.taskReserve} stay free for Node and the system`;
+  return (
+    `cannot switch to fiber ${JSON.stringify(name)}: greenfiber's cap of ${l.cap} fiber threads per process is reached ` +
+    `(${stats.processThreads} alive, ${stats.started} fibers started on this thread; ${why}). ` +
+    'Let fibers finish (or drop suspended ones) before starting more, or raise the cap: ' +
+    (l.explicit
+      ? 'raise or unset GREENFIBER_MAX_FIBERS'
+      : (l.byMaps <= l.byTasks ? '`sysctl -w vm.max_map_count=262144`' : `raise ${l.taskLimitName}`) +
+        ', or set GREENFIBER_MAX_FIBERS=<n> (at your own risk: V8 aborts when it cannot map heap pages)')
+  );
+}
 
 // The value in flight between two fibers. Exactly one switch is in flight at a time per isolate,
 // so one slot serves them all: the sender fills it just before the native transfer, the receiver
@@ -40,6 +60,9 @@ let slotValue: unknown;
 // (optimizing compilers keep such values in frame slots), so a fiber that referenced itself there
 // could never be collected.
 let startFn: ((value: unknown) => unknown) | undefined;
+// orphans[0]: how many collected suspended fibers wait to be unwound (written by the GC's weak
+// callback in native/binding.cc); checked before each switch and each new fiber.
+let orphans: Int32Array = new Int32Array(1);
 let startResource: AsyncResource | undefined;
 
 const kAdopt = Symbol('greenfiber.adopt');
@@ -105,6 +128,7 @@ export class Fiber<T = unknown> {
     if (name !== undefined && typeof name !== 'string') {
       throw new TypeError(`Expected a string for options.name but received ${describe(name)}`);
     }
+    if (orphans[0] !== 0) binding.sweep();
     this.#fn = fn;
     this.name = name ?? (fn.name || 'fiber');
     this.#handle = new binding.FiberHandle();
@@ -233,6 +257,28 @@ function transfer(target: Fiber, kind: Kind, value: unknown): unknown {
   if (!(target instanceof Fiber)) {
     throw new TypeError(`Expected a Fiber for this but received ${describe(target)}; call switch() on a Fiber`);
   }
+  if (orphans[0] !== 0) binding.sweep();
+  let status = send(target, kind, value);
+  if (status === kCapped) {
+    // Dropped suspended fibers may hold threads the GC has not found yet: collect, unwind, retry.
+    binding.reclaim();
+    binding.sweep();
+    status = send(target, kind, value);
+  }
+  if (status !== 0) {
+    const failure =
+      status === kCapped
+        ? new FiberError(cappedMessage(target.name))
+        : new FiberError(`cannot switch to fiber ${JSON.stringify(target.name)}: it ${transferFailures[status] ?? `failed (status ${status})`}`);
+    transferFailures_.add(failure);
+    throw failure;
+  }
+  const received = receive();
+  return received === kParked && parkedHandler !== undefined ? parkedHandler(target) : received;
+}
+
+/** One native transfer; on failure nothing changed (the slots are empty again). */
+function send(target: Fiber, kind: Kind, value: unknown): number {
   slotKind = kind;
   slotValue = value;
   const starting = Fiber.prepareStart(target);
@@ -243,12 +289,8 @@ function transfer(target: Fiber, kind: Kind, value: unknown): unknown {
     if (starting) Fiber.unprepareStart(target);
     slotKind = Kind.Value;
     slotValue = undefined;
-    const failure = new FiberError(`cannot switch to fiber ${JSON.stringify(target.name)}: it ${transferFailures[status] ?? `failed (status ${status})`}`);
-    transferFailures_.add(failure);
-    throw failure;
   }
-  const received = receive();
-  return received === kParked && parkedHandler !== undefined ? parkedHandler(target) : received;
+  return status;
 }
 
 /**
@@ -281,6 +323,8 @@ function entry(): object | undefined {
 /** A collected suspended fiber: unwind it with FiberExit so its finally blocks run. */
 function unwindOrphan(handle: object): void {
   const fiber = new Fiber(kAdopt as never, handle as never);
+  // As greenlet does: a collected fiber dies into the fiber that found it, which then goes on.
+  fiber.parent = Fiber.current;
   try {
     fiber.throw(new FiberExit('fiber was garbage collected while suspended'));
   } catch (error) {
@@ -288,11 +332,28 @@ function unwindOrphan(handle: object): void {
   }
 }
 
-function policyFromEnv(): { spinNs: number; pin: boolean; backend: BackendName } {
+function envCount(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new FiberError(`Expected a whole number >= 0 for the environment variable ${name} but received ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/** Defaults of the thread pool (README "Limits and lifecycle"). */
+const kIdleMs = 10_000;
+const kIdleKeep = 16;
+
+function policyFromEnv(): { spinNs: number; pin: boolean; idleMs: number; idleKeep: number; maxFibers: number; backend: BackendName } {
   const spin = Number(process.env.GREENFIBER_SPIN_NS);
   return {
     spinNs: Number.isFinite(spin) && spin >= 0 ? spin : 20_000,
     pin: process.env.GREENFIBER_PIN === '1',
+    idleMs: envCount('GREENFIBER_IDLE_MS', kIdleMs),
+    idleKeep: envCount('GREENFIBER_IDLE_THREADS', kIdleKeep),
+    maxFibers: envCount('GREENFIBER_MAX_FIBERS', 0),
     backend: chooseBackend(),
   };
 }
@@ -318,23 +379,28 @@ globals[kRuntime] = binding;
 
 let mainFiber: Fiber = undefined as never;
 mainFiber = new Fiber(kAdopt as never, binding.setup(entry, unwindOrphan, policyFromEnv()) as never);
+orphans = new Int32Array(binding.orphanFlag());
 if (binding.stats().backend === 'tcb') {
   const mainHandle = Fiber.handleOf(mainFiber);
   guardSetIdCalls(() => binding.current() !== mainHandle);
 }
 
-/** What fiberStats() reports. Counts are for this thread's isolate (each worker_thread has its own). */
+/** What fiberStats() reports. Counts are for this thread's isolate (each worker_thread has its own) unless said otherwise. */
 export interface FiberStats {
   /** `'tcb'`: fibers run on this thread on borrowed stacks (GREENFIBER_BACKEND); `'thread'`: one OS thread each. */
   backend: BackendName;
-  /** OS threads alive for fibers: running, suspended or pooled (for `'tcb'`: parked donor threads). */
+  /** OS threads alive for fibers: running, suspended or pooled (for `'tcb'`: donor threads, parked or lent). */
   threads: number;
-  /** Pooled threads waiting for a fiber. */
+  /** Pooled threads waiting for a new fiber (`'thread'`: given back after GREENFIBER_IDLE_MS beyond the warm reserve; `'tcb'` donors are kept). */
   idle: number;
   /** Fibers started and not yet dead. */
   started: number;
-  /** Collected suspended fibers waiting to be unwound. */
+  /** Collected suspended fibers not yet unwound. */
   orphans: number;
+  /** Fiber threads alive in the whole process (all worker threads, both backends: donors count). */
+  processThreads: number;
+  /** The process-wide cap on fiber threads (README "Limits and lifecycle"). */
+  cap: number;
   /** Times control passed from one fiber to another since the isolate started. */
   switches: number;
   /** `'thread'` only (0 for `'tcb'`): wakes where the woken thread was still spinning (cheap, ~1-2 µs). */
@@ -344,9 +410,9 @@ export interface FiberStats {
 }
 
 /**
- * Native counters for diagnostics: the backend, threads, fibers and switches. A workload whose
- * `coldWakes` is a large share of `switches` is paying the kernel for every switch (see README).
- * Any fiber may call it; it never blocks.
+ * Native counters for diagnostics: the backend, threads, fibers, switches and the process-wide cap.
+ * A workload whose `coldWakes` is a large share of `switches` is paying the kernel for every switch
+ * (see README). Any fiber may call it; it never blocks.
  */
 export function fiberStats(): FiberStats {
   return binding.stats();

@@ -144,3 +144,107 @@ describe('parking in the kernel', () => {
     expect(json(result.stdout)).toEqual({ fibers: 640, dead: true, total: true });
   });
 });
+
+describe('a worker that alone loads greenfiber', () => {
+  // Each used to end in SIGSEGV: the addon's libuv close callback ran after the worker unloaded it.
+  it.each(['plain', 'fibers', 'switching', 'exit', 'generators', 'greenlets', 'nested'])('exits cleanly (%s)', (mode) => {
+    const result = runFixture('lifecycle-worker-only.js', [mode, '2'], { timeout: 30_000 });
+    expect(result.signal).toBeNull();
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const expected: Record<string, number> = { switching: 1, exit: 5 };
+    for (const worker of json(result.stdout)) expect(worker.code).toBe(expected[mode] ?? 0);
+  });
+});
+
+describe('garbage collection on fiber threads (the stack a conservative scan walks)', () => {
+  // On Node 20 (V8 11.3) `above` died of SIGSEGV in every run before each switch re-entered the isolate.
+  it.each([
+    ['above', [], '600000'],
+    ['below', [], '300000'],
+    ['main', [], '300000'],
+    ['above', ['--stress-compaction'], '20000'],
+    ['main', ['--expose-gc'], '300000'],
+    ['buffers', [], '0'],
+    ['kill', [], '300000'],
+  ])('%s %j: every object survives', (mode, nodeArgs, size) => {
+    const result = runFixture('fiber-gc-stackstart.js', [mode as string, size as string], { nodeArgs: nodeArgs as string[], timeout: 120_000 });
+    expect(result.signal).toBeNull();
+    expect(result.status).toBe(0);
+    expect(json(result.stdout)).toMatchObject({ mode, dead: true });
+  }, 130_000);
+});
+
+describe('the fiber-thread cap', () => {
+  const env = { GREENFIBER_MAX_FIBERS: '200' };
+  it('refuses past the cap with a FiberError that gives the numbers and the fix; all goes on after', () => {
+    const result = runFixture('fiber-cap.js', ['park'], { env });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const report = json(result.stdout);
+    expect(report).toMatchObject({ cap: 200, parked: 200, heapWorks: true, finished: 200, again: 200, finishedAgain: 200 });
+    expect(report.error).toMatchObject({ name: 'FiberError', code: 'GF_ERR_FIBER' });
+    expect(report.error.message).toMatch(/cap of 200 fiber threads per process is reached \(200 alive/);
+    expect(report.error.message).toMatch(/GREENFIBER_MAX_FIBERS/);
+  });
+  it('reclaims dropped suspended fibers at the cap instead of refusing', () => {
+    const result = runFixture('fiber-cap.js', ['dropped'], { env });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(json(result.stdout)).toMatchObject({ cap: 200, created: 600, unwoundAtLeast: true });
+    expect(json(result.stdout).threads).toBeLessThanOrEqual(200);
+  });
+  it('is one cap for the whole process, worker threads included', () => {
+    const result = runFixture('fiber-cap.js', ['worker'], { env });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const report = json(result.stdout);
+    expect(report).toMatchObject({ cap: 200, mine: 100, refused: 'GF_ERR_FIBER' });
+    // Every fiber thread counts, the in-thread backend's spare donors of the main thread included.
+    expect(report.total + report.spare).toBe(200);
+    expect(report.spare).toBeLessThanOrEqual(16);
+  });
+  it('by default leaves a reserve of memory mappings and tasks free', async () => {
+    const { fiberStats } = await import('../dist/entries/index.js');
+    const { binding } = await import('../dist/binding.js');
+    const limits = binding.limits();
+    expect(fiberStats().cap).toBe(limits.cap);
+    expect(limits.cap).toBe(Math.min(limits.byMaps, limits.byTasks));
+    expect(2 * limits.byMaps + limits.mapReserve + limits.mapsInUse).toBeLessThanOrEqual(limits.maxMapCount);
+    expect(limits.mapReserve).toBeGreaterThanOrEqual(8192);
+    expect(limits.byTasks + limits.taskReserve + limits.tasksInUse).toBeLessThanOrEqual(limits.taskLimit);
+  });
+});
+
+// The thread hand-off's pool only: the in-thread backend keeps its donors (README "Limits and lifecycle").
+describe('the idle thread pool', () => {
+  const env = { GREENFIBER_IDLE_MS: '500', GREENFIBER_IDLE_THREADS: '4', GREENFIBER_BACKEND: 'thread' };
+  it.each(['shrink', 'worker'])('gives idle threads back down to its warm reserve (%s)', (mode) => {
+    const result = runFixture('fiber-idle.js', [mode, '1000'], { env });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const report = json(result.stdout);
+    expect(report).toMatchObject({ ok1: true, ok2: true, shrunk: 4, idle: 4 });
+    // Under load some threads of the burst may already have timed out by its end.
+    expect(report.afterBurst).toBeGreaterThan(4);
+    expect(report.afterBurst).toBeLessThanOrEqual(1000);
+    expect(report.osGrowth).toBeLessThanOrEqual(4);
+  });
+  it('exits cleanly while idle threads retire', () => {
+    const result = runFixture('fiber-idle.js', ['exit', '1000'], { env });
+    expect(result.signal).toBeNull();
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+});
+
+describe('dropped suspended fibers in a synchronous loop', () => {
+  it.each(['main', 'fiber', 'greenlet'])('are unwound without a loop turn (loop on %s)', (where) => {
+    const result = runFixture('fiber-orphans-sync.js', [where, '3000'], { timeout: 120_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const report = json(result.stdout);
+    expect(report).toMatchObject({ where, count: 3000, sum: 3000, unwoundInLoop: true });
+    expect(report.maxThreads).toBeLessThan(2000);
+  }, 130_000);
+});
