@@ -86,7 +86,7 @@ describe('async context', () => {
       expect(result.status).toBe(0);
       const report = json(result.stdout);
       expect(report.failed).toEqual([]);
-      expect(report.passed).toBe(18);
+      expect(report.passed).toBe(21);
     },
   );
 });
