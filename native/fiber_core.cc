@@ -186,6 +186,10 @@ IsolateState::IsolateState(v8::Isolate* isolate, v8::Local<v8::Context> context,
     : isolate_(isolate), context_(isolate, context), host_(host), policy_(policy) {
   main_ = new Fiber(this, true);
   current_ = main_;
+#if V8_MAJOR_VERSION > 12 || (V8_MAJOR_VERSION == 12 && V8_MINOR_VERSION >= 4)
+  isolate_->AddGCPrologueCallback(&ParkContinuationData, this, v8::kGCTypeScavenge);
+  isolate_->AddGCEpilogueCallback(&UnparkContinuationData, this, v8::kGCTypeScavenge);
+#endif
   if (backend == Backend::kTcb) {
     DonorSlots slots;
     slots.take = &TakeThreadSlot;
@@ -316,6 +320,51 @@ void IsolateState::SaveContinuationData(Fiber* fiber) {
   fiber->continuation_data_.Reset(isolate_, isolate_->GetContinuationPreservedEmbedderData());
 #else
   (void)fiber;  // V8 before 12.4 keeps no continuation data (Node 20 has no AsyncContextFrame)
+#endif
+}
+
+// V8 visits the isolate's continuation data slot (Node's AsyncContextFrame on Node 24+) as a root
+// once for the running thread and once more for every thread state that v8::Unlocker archived:
+// Isolate::Iterate(visitor, thread) reads the isolate's slot, not the thread's. A suspended fiber
+// is such an archived state, so with fibers suspended a scavenge evacuates the same young object
+// two or more times: the references fixed up by the first copy point at a forwarded husk, and the
+// process dies in a later GC ("unreachable code") or segfaults. A full GC marks idempotently and
+// is unaffected. So for the span of each scavenge the slot holds undefined (an immortal root) and
+// the value waits in a global handle, which the scavenger visits exactly once.
+void IsolateState::ParkContinuationData(v8::Isolate* isolate, v8::GCType, v8::GCCallbackFlags, void* data) {
+#if V8_MAJOR_VERSION > 12 || (V8_MAJOR_VERSION == 12 && V8_MINOR_VERSION >= 4)
+  IsolateState* self = static_cast<IsolateState*>(data);
+  if (self->continuation_data_parked_) return;
+  v8::HandleScope handle_scope(isolate);
+#if V8_MAJOR_VERSION >= 14
+  self->parked_continuation_data_.Reset(isolate, isolate->GetContinuationPreservedEmbedderDataV2());
+  isolate->SetContinuationPreservedEmbedderDataV2(v8::Undefined(isolate));
+#else
+  self->parked_continuation_data_.Reset(isolate, isolate->GetContinuationPreservedEmbedderData());
+  isolate->SetContinuationPreservedEmbedderData(v8::Undefined(isolate));
+#endif
+  self->continuation_data_parked_ = true;
+#else
+  (void)isolate;
+  (void)data;
+#endif
+}
+
+void IsolateState::UnparkContinuationData(v8::Isolate* isolate, v8::GCType, v8::GCCallbackFlags, void* data) {
+#if V8_MAJOR_VERSION > 12 || (V8_MAJOR_VERSION == 12 && V8_MINOR_VERSION >= 4)
+  IsolateState* self = static_cast<IsolateState*>(data);
+  if (!self->continuation_data_parked_) return;
+  v8::HandleScope handle_scope(isolate);
+#if V8_MAJOR_VERSION >= 14
+  isolate->SetContinuationPreservedEmbedderDataV2(self->parked_continuation_data_.Get(isolate));
+#else
+  isolate->SetContinuationPreservedEmbedderData(self->parked_continuation_data_.Get(isolate).As<v8::Value>());
+#endif
+  self->parked_continuation_data_.Reset();
+  self->continuation_data_parked_ = false;
+#else
+  (void)isolate;
+  (void)data;
 #endif
 }
 
@@ -520,6 +569,11 @@ void IsolateState::Teardown() {
   all_workers_.clear();
   // V8 handles must go while the isolate lives: this object may outlive it (see binding.cc).
   main_->continuation_data_.Reset();
+#if V8_MAJOR_VERSION > 12 || (V8_MAJOR_VERSION == 12 && V8_MINOR_VERSION >= 4)
+  isolate_->RemoveGCPrologueCallback(&ParkContinuationData, this);
+  isolate_->RemoveGCEpilogueCallback(&UnparkContinuationData, this);
+#endif
+  parked_continuation_data_.Reset();
   context_.Reset();
 }
 

@@ -178,6 +178,9 @@ class IsolateState {
   void MakeCurrent(Fiber* next);
   void SaveContinuationData(Fiber* fiber);
   void RestoreContinuationData(Fiber* fiber);
+  // Keep the continuation data out of V8's root slot during a scavenge (see fiber_core.cc).
+  static void ParkContinuationData(v8::Isolate* isolate, v8::GCType type, v8::GCCallbackFlags flags, void* data);
+  static void UnparkContinuationData(v8::Isolate* isolate, v8::GCType type, v8::GCCallbackFlags flags, void* data);
   Baton* BatonOf(Fiber* fiber);
   TcbContext* ContextOf(Fiber* fiber);
   void DeleteFiber(Fiber* fiber);
@@ -188,6 +191,9 @@ class IsolateState {
 
   v8::Isolate* const isolate_;
   v8::Global<v8::Context> context_;
+  // The isolate's continuation data while a scavenge runs (ParkContinuationData); empty otherwise.
+  v8::Global<v8::Data> parked_continuation_data_;
+  bool continuation_data_parked_ = false;
   Host* const host_;
   const HandoffPolicy policy_;
   int pinned_cpu_ = -1;
