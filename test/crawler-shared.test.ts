@@ -146,9 +146,11 @@ describe('a frontier shared through Redis', () => {
     const all = records(...files);
     expect(repeats(all)).toEqual([]);
     expect(missingPages(all)).toEqual([]);
-    // Each process reads robots.txt once; every other URL was requested once in all.
+    // Each process that takes a page reads robots.txt once (one that starts after the others took
+    // every page reads none); every other URL was requested once in all.
     expect([...site.hits].filter(([p, count]) => p !== '/robots.txt' && count !== 1)).toEqual([]);
-    expect(site.hits.get('/robots.txt')).toBe(3);
+    expect(site.hits.get('/robots.txt')).toBeGreaterThanOrEqual(perFile.filter((n) => n > 0).length);
+    expect(site.hits.get('/robots.txt')).toBeLessThanOrEqual(3);
     // Each summary knows the shared total.
     expect(result.stdout.match(/shared: +(\d+) pages recorded/g)).toHaveLength(3);
     expect(Number(/shared: +(\d+) pages recorded/.exec(result.stdout)![1])).toBe(all.length);
