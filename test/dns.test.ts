@@ -1,11 +1,10 @@
 // greenfiber/dns: blocking lookup() and resolve*() (loopback only: /etc/hosts and a tiny DNS server
 // on 127.0.0.1 made here with dgram).
 import * as dgram from 'node:dgram';
-import * as fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BlockingOnHubError, GreenletExit, joinAll, sleep, spawn, Timeout, withTimeout } from '../dist/entries/index.js';
 import * as dns from '../dist/entries/dns.js';
-import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
+import { expectNoFiberLeft, inGreenlet, caught, fds, settledFds } from './greenlet-helpers';
 
 afterEach(expectNoFiberLeft);
 
@@ -95,27 +94,6 @@ describe('interrupted queries', () => {
 
   afterAll(() => silent.close());
 
-  const fds = (): number => fs.readdirSync('/proc/self/fd').length;
-
-  function settledFds(): number {
-    let last = fds();
-    for (let same = 0, i = 0; same < 5 && i < 200; i++) {
-      sleep(10);
-      const now = fds();
-      same = now === last ? same + 1 : 0;
-      last = now;
-    }
-    return last;
-  }
-
-  function caught(fn: () => unknown): any {
-    try {
-      fn();
-    } catch (error) {
-      return error;
-    }
-    throw new Error('expected an error');
-  }
 
   const hows: Record<string, (call: (options?: { timeout?: number }) => unknown) => unknown> = {
     'kill()': (call) => {

@@ -1,7 +1,8 @@
 // Helpers shared by the hub/greenlet test files: running a test body in a greenlet (vitest calls
 // tests from loop callbacks, where blocking is not allowed), and checking nothing is left alive.
 import { afterEach, beforeEach, expect } from 'vitest';
-import { fiberStats, hub, spawn, type Fiber } from '../dist/entries/index.js';
+import * as fs from 'node:fs';
+import { fiberStats, hub, sleep, spawn, type Fiber } from '../dist/entries/index.js';
 
 /** Runs `fn` in a greenlet and resolves with its result (rejects with its error). */
 export function inGreenlet<T>(fn: () => T): Promise<T> {
@@ -52,4 +53,41 @@ export async function captureStderr(fn: () => unknown): Promise<string> {
     process.stderr.write = write;
   }
   return text;
+}
+
+// Blocking helpers for the interruption tables (http, net, dns): call them inside a greenlet.
+
+/** This process's open file descriptors. */
+export const fds = (): number => fs.readdirSync('/proc/self/fd').length;
+
+/** Polls `fn` every 10 ms (parking the greenlet) for up to 2 s; its last answer. */
+export function eventually(fn: () => boolean): boolean {
+  for (let i = 0; i < 200; i++) {
+    if (fn()) return true;
+    sleep(10);
+  }
+  return fn();
+}
+
+/** The fd count once it has stopped moving (sockets closed by earlier tests finish closing). */
+export function settledFds(): number {
+  let last = fds();
+  for (let same = 0, i = 0; same < 5 && i < 200; i++) {
+    sleep(10);
+    const now = fds();
+    same = now === last ? same + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
+/** What `fn` throws; fails the test if it returns. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function caught(fn: () => unknown): any {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an error');
 }

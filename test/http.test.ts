@@ -1,12 +1,11 @@
 // greenfiber/http: the blocking client on undici, against a local Node http server (loopback only).
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { blocking, BlockingOnHubError, FiberError, GreenletExit, joinAll, killAll, sleep, spawn, Timeout, withTimeout } from '../dist/entries/index.js';
 import { closeAll, get, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError, request } from '../dist/entries/http.js';
-import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
+import { expectNoFiberLeft, inGreenlet, eventually, fds, settledFds } from './greenlet-helpers';
 import { runFixture } from './helpers';
 
 afterEach(expectNoFiberLeft);
@@ -268,29 +267,7 @@ describe('interrupted requests leave no connection behind', () => {
     await new Promise((resolve) => stalls.close(resolve));
   });
 
-  const fds = (): number => fs.readdirSync('/proc/self/fd').length;
   const serverConnections = (): number => blocking(() => new Promise<number>((resolve, reject) => stalls.getConnections((error, n) => (error ? reject(error) : resolve(n)))))();
-
-  /** Polls (sleeping between looks, at most 2 s) until `fn()` is true; returns its last value. */
-  function eventually(fn: () => boolean): boolean {
-    for (let i = 0; i < 200; i++) {
-      if (fn()) return true;
-      sleep(10);
-    }
-    return fn();
-  }
-
-  /** The fd count once it has stopped moving (sockets closed by earlier tests finish closing). */
-  function settledFds(): number {
-    let last = fds();
-    for (let same = 0, i = 0; same < 5 && i < 200; i++) {
-      sleep(10);
-      const now = fds();
-      same = now === last ? same + 1 : 0;
-      last = now;
-    }
-    return last;
-  }
 
   type Interrupter = (call: () => unknown) => unknown;
   const interrupters: Record<string, Interrupter> = {

@@ -1,10 +1,9 @@
 // greenfiber/net: blocking sockets and StreamServer (gevent.socket, gevent.server.StreamServer).
-import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { blocking, spawn, joinAll, sleep, BlockingOnHubError, Event, GreenletExit, Timeout, withTimeout } from '../dist/entries/index.js';
 import { connect, IncompleteReadError, Socket, SocketClosedError, SocketTimeoutError, StreamServer } from '../dist/entries/net.js';
-import { expectNoFiberLeft, inGreenlet } from './greenlet-helpers';
+import { expectNoFiberLeft, inGreenlet, caught, eventually, fds, settledFds } from './greenlet-helpers';
 import { runFixture } from './helpers';
 
 afterEach(expectNoFiberLeft);
@@ -277,36 +276,6 @@ describe('StreamServer', () => {
 // Every interruption of a blocking socket call gives back what it took: the client's fds and the
 // server's connections return to their baseline, and the next call works.
 describe('interrupted calls leave nothing behind', () => {
-  const fds = (): number => fs.readdirSync('/proc/self/fd').length;
-
-  /** Polls (sleeping between looks, at most 2 s) until `fn()` is true. */
-  function eventually(fn: () => boolean): boolean {
-    for (let i = 0; i < 200; i++) {
-      if (fn()) return true;
-      sleep(10);
-    }
-    return fn();
-  }
-
-  function settledFds(): number {
-    let last = fds();
-    for (let same = 0, i = 0; same < 5 && i < 200; i++) {
-      sleep(10);
-      const now = fds();
-      same = now === last ? same + 1 : 0;
-      last = now;
-    }
-    return last;
-  }
-
-  function caught(fn: () => unknown): unknown {
-    try {
-      fn();
-    } catch (error) {
-      return error;
-    }
-    throw new Error('expected an error');
-  }
 
   // A server that never answers (reads and drops), or closes when told to.
   const calls: Record<string, (socket: Socket, timeout?: number) => unknown> = {
