@@ -107,6 +107,8 @@ class Host {
   virtual void OnRunning(Fiber* fiber) = 0;
   // Called with the lock held as `fiber` suspends: the host may let it be collected now.
   virtual void OnSuspended(Fiber* fiber) = 0;
+  // Called with the lock held when `fiber` has got its thread (or donor) and is about to start.
+  virtual void OnStarted(Fiber* fiber) = 0;
   // Called with the lock held when a started fiber has died, before its thread is reused.
   virtual void OnDead(Fiber* fiber) = 0;
 };
