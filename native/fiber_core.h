@@ -72,6 +72,8 @@ class Fiber {
 
   // The host's object for this fiber (binding.cc: the FiberHandle), null once collected.
   void* host_data = nullptr;
+  // What the host told V8 this fiber costs outside its heap while started (binding.cc).
+  int64_t external_bytes = 0;
 
  private:
   friend class IsolateState;
@@ -157,6 +159,7 @@ class IsolateState {
     uint64_t cold_wakes;  // kThread: the woken thread had parked in the kernel (a futex wake)
   };
   Stats stats();
+  size_t started_count() const { return started_.size(); }
 
  private:
   friend class Worker;
