@@ -7,6 +7,7 @@ import { blocking, BlockingOnHubError, FiberError, GreenletExit, joinAll, killAl
 import { closeAll, get, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError, request } from '../dist/entries/http.js';
 import { expectNoFiberLeft, inGreenlet, eventually, fds, settledFds } from './greenlet-helpers';
 import { runFixture } from './helpers';
+import { Agent, interceptors, MockAgent, type Dispatcher } from 'undici';
 
 afterEach(expectNoFiberLeft);
 
@@ -146,6 +147,30 @@ describe('request / get', () => {
       const manual = get(`${base}/redirect`);
       expect([manual.status, manual.headers.location]).toEqual([302, '/json']);
       expect(get(`${base}/redirect`, { maxRedirections: 3 }).json()).toEqual({ hello: 'world', method: 'GET' });
+    });
+  });
+
+  it('follows redirects through a dispatcher of your own too; its own redirect interceptor keeps its default', async () => {
+    await inGreenlet(() => {
+      const agent = new Agent();
+      const mock = new MockAgent();
+      mock.disableNetConnect();
+      mock.get(base).intercept({ path: '/moved' }).reply(301, '', { headers: { location: `${base}/target` } });
+      mock.get(base).intercept({ path: '/target' }).reply(200, 'mocked');
+      const redirecting = new Agent().compose(interceptors.redirect({ maxRedirections: 2 }));
+      try {
+        expect(get(`${base}/redirect`, { dispatcher: agent, maxRedirections: 3 }).json()).toEqual({ hello: 'world', method: 'GET' });
+        expect(get(`${base}/redirect`, { dispatcher: agent }).status).toBe(302);
+        expect(get(`${base}/moved`, { dispatcher: mock, maxRedirections: 1 }).text()).toBe('mocked');
+        expect(get(`${base}/redirect`, { dispatcher: redirecting }).json()).toEqual({ hello: 'world', method: 'GET' });
+        expect(get(`${base}/redirect`, { dispatcher: redirecting, maxRedirections: 0 }).status).toBe(302);
+        // A dispatcher without compose() cannot take the redirect interceptor: a clear error up front.
+        const plain = { dispatch: agent.dispatch.bind(agent) } as unknown as Dispatcher;
+        expect(get(`${base}/json`, { dispatcher: plain }).json()).toEqual({ hello: 'world', method: 'GET' });
+        expect(() => get(`${base}/redirect`, { dispatcher: plain, maxRedirections: 1 })).toThrow(/has no compose\(\).*for options\.maxRedirections but received a number 1/);
+      } finally {
+        blocking(() => Promise.all([agent.close(), mock.close(), redirecting.close()]))();
+      }
     });
   });
 

@@ -163,12 +163,17 @@ export function agentFor(connections: number | undefined, connectTimeout: number
 // Dispatchers of the caller's own (options.dispatcher), tracked too, composed once each.
 const composed = new WeakMap<Dispatcher, Dispatcher>();
 
-/** `dispatcher` with the tracking interceptor, or undefined if it cannot take one (no `compose`). */
+/**
+ * `dispatcher` with the tracking interceptor and the redirect interceptor (undici 7's dispatchers
+ * refuse `maxRedirections` themselves), or undefined if it cannot take them (no `compose`). A
+ * request without `maxRedirections` passes the redirect interceptor untouched, so a redirect
+ * interceptor the caller composed in keeps its own default.
+ */
 export function tracked(dispatcher: Dispatcher): Dispatcher | undefined {
   if (typeof dispatcher.compose !== 'function') return undefined;
   let wrapped = composed.get(dispatcher);
   if (wrapped === undefined) {
-    wrapped = dispatcher.compose(track);
+    wrapped = dispatcher.compose(track, interceptors.redirect());
     composed.set(dispatcher, wrapped);
   }
   return wrapped;

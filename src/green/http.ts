@@ -395,6 +395,8 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
   const connections = number(options.connections, 'connections', 1);
   const readTimeout = checkTimeout(options.readTimeout, 'options.readTimeout');
   const decompress = options.decompress ?? true;
+  // Left out when not given: a redirect interceptor of the caller's own dispatcher keeps its default.
+  const maxRedirections = number(options.maxRedirections, 'maxRedirections', 0);
   const what = `${method} ${parsed.href}`;
   assertCanBlock();
   const tracker = newTracker();
@@ -403,7 +405,12 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
     dispatcher = agentFor(connections, connectTimeout);
   } else {
     const wrapped = tracked(options.dispatcher);
-    if (wrapped === undefined) tracker.abortController = new AbortController();
+    if (wrapped === undefined) {
+      if (maxRedirections !== undefined && maxRedirections > 0) {
+        throw invalidArgument('options.maxRedirections', '0 (options.dispatcher has no compose() to take undici\'s redirect interceptor)', maxRedirections, true);
+      }
+      tracker.abortController = new AbortController();
+    }
     dispatcher = wrapped ?? options.dispatcher;
   }
   const headers = decompress && !hasHeader(options.headers, 'accept-encoding') ? withHeader(options.headers, 'accept-encoding', 'gzip, br') : options.headers;
@@ -439,7 +446,7 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
         signal: tracker.abortController?.signal,
         headersTimeout: undiciTime(options.headersTimeout, 'headersTimeout'),
         bodyTimeout: undiciTime(options.bodyTimeout, 'bodyTimeout'),
-        maxRedirections: number(options.maxRedirections, 'maxRedirections', 0) ?? 0,
+        maxRedirections,
         [kTracker]: tracker,
       } as Parameters<typeof undiciRequest>[1]).then((received): Promise<[Dispatcher.ResponseData<unknown>, Buffer | undefined]> | [Dispatcher.ResponseData<unknown>, undefined] => {
         body = received.body;
