@@ -1,13 +1,16 @@
 // greenfiber/http: the blocking client on undici, against a local Node http server (loopback only).
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { blocking, BlockingOnHubError, FiberError, GreenletExit, joinAll, killAll, sleep, spawn, Timeout, withTimeout } from '../dist/entries/index.js';
 import { closeAll, get, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError, request } from '../dist/entries/http.js';
 import { expectNoFiberLeft, inGreenlet, eventually, fds, settledFds } from './greenlet-helpers';
 import { runFixture } from './helpers';
-import { Agent, interceptors, MockAgent, type Dispatcher } from 'undici';
+import { Agent, interceptors, MockAgent, Pool, type Dispatcher } from 'undici';
 
 afterEach(expectNoFiberLeft);
 
@@ -403,6 +406,66 @@ describe('interrupted requests leave no connection behind', () => {
       response.close();
       expect(eventually(() => serverConnections() === 0)).toBe(true);
       expect(response.read()).toBe(null);
+    });
+  });
+});
+
+// An HTTP/2 session carries many requests at once: one of them interrupted must not take the
+// others down with it (destroying the session's socket would fail them all with its reason).
+describe('requests sharing an HTTP/2 session', () => {
+  let h2: http2.Http2SecureServer;
+  let h2Base: string;
+  let sessions = 0;
+  const arrived: string[] = [];
+  const held: Array<() => void> = [];
+  const tls = path.join(__dirname, 'fixtures', 'tls');
+
+  beforeAll(async () => {
+    h2 = http2.createSecureServer({ key: fs.readFileSync(path.join(tls, 'localhost.key')), cert: fs.readFileSync(path.join(tls, 'localhost.crt')) }, (req, res) => {
+      arrived.push(req.url);
+      if (req.url === '/hang') return; // never answers
+      if (req.url.startsWith('/other')) held.push(() => res.end(`ok ${req.url}`));
+      else res.end('warm');
+    });
+    h2.on('session', () => sessions++);
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    h2Base = `https://127.0.0.1:${(h2.address() as net.AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => h2.close(resolve));
+  });
+
+  it('a request killed, timed out or cut by a Timeout ends alone; the others on the session go on', async () => {
+    await inGreenlet(() => {
+      const pool = new Pool(h2Base, { connections: 1, pipelining: 10, allowH2: true, connect: { ca: fs.readFileSync(path.join(tls, 'localhost.crt')) } });
+      try {
+        expect(get(`${h2Base}/warm`, { dispatcher: pool }).text()).toBe('warm');
+        const before = sessions;
+        const interrupters: Array<(call: (extra: object) => unknown) => unknown> = [
+          (call) => {
+            const greenlet = spawn(() => call({}));
+            expect(eventually(() => arrived.at(-1) === '/hang')).toBe(true);
+            greenlet.kill();
+            return greenlet.value;
+          },
+          (call) => caught(() => call({ timeout: 100 })),
+          (call) => caught(() => withTimeout(100, () => call({}))),
+        ];
+        for (const interrupt of interrupters) {
+          arrived.length = 0;
+          const others = Array.from({ length: 3 }, (_, i) => spawn(() => get(`${h2Base}/other${i}`, { dispatcher: pool }).text()));
+          expect(eventually(() => held.length === 3)).toBe(true);
+          const outcome = interrupt((extra) => get(`${h2Base}/hang`, { dispatcher: pool, ...extra }));
+          expect(outcome instanceof GreenletExit || outcome instanceof Timeout || outcome instanceof HttpTimeoutError).toBe(true);
+          held.splice(0).forEach((answer) => answer());
+          joinAll(others);
+          expect(others.map((greenlet) => greenlet.value)).toEqual(['ok /other0', 'ok /other1', 'ok /other2']);
+        }
+        expect(sessions).toBe(before);
+      } finally {
+        blocking(() => pool.destroy())();
+      }
     });
   });
 });

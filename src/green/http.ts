@@ -10,7 +10,7 @@ import { Timeout } from '../timeout';
 import { MAX_TIMER_MS, setLongTimeout, type LongTimer } from '../long-timer';
 import { checkOptionalBoolean, checkTimeout, invalidArgument, readOptions } from '../validate';
 import { wait } from '../wait';
-import { agentFor, closeAll, interruptRequest, kTracker, newTracker, tracked, type Tracker } from './http-pool';
+import { agentFor, closeAll, interruptRequest, kTracker, leaveSocket, newTracker, tracked, type Tracker } from './http-pool';
 import { StreamReader } from './stream-reader';
 
 /** Response headers: lower-case names; a repeated header's values as an array. */
@@ -244,7 +244,7 @@ export class HttpStreamResponse {
       onInterrupted: () => this.close(),
     });
     body.on('end', () => {
-      flight.tracker.socket = undefined;
+      leaveSocket(flight.tracker);
       flight.cancel();
     });
     body.on('error', () => flight.cancel());
@@ -487,7 +487,7 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
     if (options.stream) {
       return new HttpStreamResponse(response.statusCode, responseHeaders, body!, parsed.href, what, maxBodySize, readTimeout, flight);
     }
-    tracker.socket = undefined;
+    leaveSocket(tracker);
     return new HttpResponse(response.statusCode, responseHeaders, data!, parsed.href);
   } finally {
     if (!done) {
