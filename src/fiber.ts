@@ -6,6 +6,7 @@ import { type BackendName, chooseBackend, guardSetIdCalls } from './backend';
 import { describe, invalidArgument, readOptions } from './validate';
 import { binding } from './binding';
 import { FiberError, FiberExit } from './errors';
+import { guardThreadBoundCalls } from './thread-bound';
 
 const enum State {
   Unstarted = 0,
@@ -66,6 +67,8 @@ let orphans: Int32Array = new Int32Array(1);
 let startResource: AsyncResource | undefined;
 
 const kAdopt = Symbol('greenfiber.adopt');
+// Whether the tls calls that touch per-thread state run on the main fiber yet (src/thread-bound.ts).
+let threadBoundGuarded = false;
 const kOwner = Symbol('greenfiber.owner');
 
 type Handle = object & { [kOwner]?: Fiber };
@@ -131,6 +134,11 @@ export class Fiber<T = unknown> {
       throw new TypeError(`Expected a string for options.name but received ${describe(name)}`);
     }
     if (orphans[0] !== 0) binding.sweep();
+    if (!threadBoundGuarded) {
+      // Here rather than at load: loading node:tls costs 5-30 ms, paid only by programs with fibers.
+      threadBoundGuarded = true;
+      guardThreadBoundCalls(callOnMain);
+    }
     this.#fn = fn;
     this.name = name ?? (fn.name || 'fiber');
     this.#handle = new binding.FiberHandle();
@@ -265,6 +273,52 @@ function transfer(target: Fiber, kind: Kind, value: unknown): unknown {
   if (!(target instanceof Fiber)) {
     throw new TypeError(`Expected a Fiber for this but received ${describe(target)}; call switch() on a Fiber`);
   }
+  const switchedTo = target;
+  for (;;) {
+    const received = transferOnce(target, kind, value);
+    if (received === kMainCall && pendingMainCall !== undefined) {
+      // A fiber asked to run a function here, on the main fiber (callOnMain): run it and switch
+      // straight back to that fiber with its outcome, before anything else runs on the hub.
+      const call = pendingMainCall;
+      pendingMainCall = undefined;
+      try {
+        value = call.fn();
+        kind = Kind.Value;
+      } catch (error) {
+        value = error;
+        kind = Kind.Throw;
+      }
+      target = call.fiber;
+      continue;
+    }
+    return received === kParked && parkedHandler !== undefined ? parkedHandler(switchedTo) : received;
+  }
+}
+
+// What a fiber switches to the main fiber with to have pendingMainCall run there (callOnMain()).
+const kMainCall: unique symbol = Symbol('greenfiber.mainCall');
+let pendingMainCall: { fiber: Fiber; fn: () => unknown } | undefined;
+
+/**
+ * @internal Runs `fn` on the main fiber (the thread's own OS thread and thread-local state) and
+ * returns what it returns, or throws what it throws. From a fiber, it switches to the main fiber,
+ * which runs `fn` at once and switches straight back: nothing else runs on the hub in between and
+ * the fiber does not park. On the main fiber it just calls `fn`. For Node internals that keep
+ * per-thread state (a C++ `thread_local`) and break when more than one thread uses them.
+ */
+export function callOnMain<T>(fn: () => T): T {
+  const current = Fiber.current;
+  if (current === mainFiber) return fn();
+  pendingMainCall = { fiber: current, fn };
+  try {
+    return transfer(mainFiber, Kind.Value, kMainCall) as T;
+  } finally {
+    pendingMainCall = undefined;
+  }
+}
+
+/** One switch to `target`; returns what the next switch back to this fiber brings. */
+function transferOnce(target: Fiber, kind: Kind, value: unknown): unknown {
   if (orphans[0] !== 0) binding.sweep();
   let status = send(target, kind, value);
   if (status === kCapped) {
@@ -281,8 +335,7 @@ function transfer(target: Fiber, kind: Kind, value: unknown): unknown {
     transferFailures_.add(failure);
     throw failure;
   }
-  const received = receive();
-  return received === kParked && parkedHandler !== undefined ? parkedHandler(target) : received;
+  return receive();
 }
 
 /** One native transfer; on failure nothing changed (the slots are empty again). */

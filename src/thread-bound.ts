@@ -1,0 +1,37 @@
+// Node APIs that keep per-thread state in C++ `thread_local` variables, run on the main fiber when
+// called inside a fiber. Every fiber has a thread identity of its own (its own OS thread, or a
+// donor thread's TCB under the tcb backend), so such state would be made again per fiber.
+//
+// Node 24 keeps the default root certificate store, the certificates set by
+// tls.setDefaultCACertificates() and a "cleanup hook registered" flag per thread
+// (src/crypto/crypto_context.cc: GetOrCreateRootCertStore() adds CleanupRootCertStore to the
+// Environment's cleanup queue once per thread). The second thread of one Environment to make a
+// secure context that loads CA certificates (tls.connect, https, fetch, undici, tls.createServer)
+// adds the same hook again, and Node aborts: `Assertion failed: (insertion_info.second) == (true)`
+// in node::CleanupQueue::Add. Node 20, 22 and 26 keep that state per process or per Environment;
+// the guard runs everywhere all the same (one switch to the main fiber and back per call).
+import tls = require('node:tls');
+
+/** The tls functions that reach the per-thread root certificate state. */
+export const threadBoundTlsCalls = ['createSecureContext', 'setDefaultCACertificates', 'getCACertificates'] as const;
+
+/**
+ * @internal Wraps the functions in threadBoundTlsCalls so that they run through `onMain` (which
+ * runs a function on the main fiber). Node's own callers (tls.connect, tls.Server, https, http2,
+ * undici's connector) look `tls.createSecureContext` up on the module at each call, so they go
+ * through the wrapper. Idempotent.
+ */
+export function guardThreadBoundCalls(onMain: <T>(fn: () => T) => T): void {
+  const module = tls as unknown as Record<string, unknown>;
+  for (const name of threadBoundTlsCalls) {
+    const original = module[name];
+    if (typeof original !== 'function' || (original as { greenfiberOnMain?: boolean }).greenfiberOnMain) continue;
+    const guarded = function (this: unknown, ...args: unknown[]): unknown {
+      return onMain(() => (original as (...a: unknown[]) => unknown).apply(this, args));
+    };
+    Object.defineProperty(guarded, 'name', { value: name });
+    Object.defineProperty(guarded, 'length', { value: (original as (...a: unknown[]) => unknown).length });
+    Object.defineProperty(guarded, 'greenfiberOnMain', { value: true });
+    module[name] = guarded;
+  }
+}
