@@ -6,7 +6,7 @@ import { type BackendName, chooseBackend, guardSetIdCalls } from './backend';
 import { describe, invalidArgument, readOptions } from './validate';
 import { binding } from './binding';
 import { FiberError, FiberExit } from './errors';
-import { guardThreadBoundCalls } from './thread-bound';
+import { guardThreadBoundCalls, tlsLoaded } from './thread-bound';
 
 const enum State {
   Unstarted = 0,
@@ -134,11 +134,7 @@ export class Fiber<T = unknown> {
       throw new TypeError(`Expected a string for options.name but received ${describe(name)}`);
     }
     if (orphans[0] !== 0) binding.sweep();
-    if (!threadBoundGuarded) {
-      // Here rather than at load: loading node:tls costs 5-30 ms, paid only by programs with fibers.
-      threadBoundGuarded = true;
-      guardThreadBoundCalls(callOnMain);
-    }
+    if (!threadBoundGuarded) guardThreadBound();
     this.#fn = fn;
     this.name = name ?? (fn.name || 'fiber');
     this.#handle = new binding.FiberHandle();
@@ -441,6 +437,13 @@ globals[kRuntime] = binding;
 let mainFiber: Fiber = undefined as never;
 mainFiber = new Fiber(kAdopt as never, binding.setup(entry, unwindOrphan, policyFromEnv()) as never);
 orphans = new Int32Array(binding.orphanFlag());
+// At load when node:tls is loaded already, else with the first fiber: loading it costs 5-30 ms,
+// paid only by programs that make fibers.
+function guardThreadBound(): void {
+  threadBoundGuarded = true;
+  guardThreadBoundCalls(callOnMain);
+}
+if (tlsLoaded()) guardThreadBound();
 if (binding.stats().backend === 'tcb') {
   const mainHandle = Fiber.handleOf(mainFiber);
   guardSetIdCalls(() => binding.current() !== mainHandle);

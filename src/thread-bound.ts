@@ -10,10 +10,16 @@
 // adds the same hook again, and Node aborts: `Assertion failed: (insertion_info.second) == (true)`
 // in node::CleanupQueue::Add. Node 20, 22 and 26 keep that state per process or per Environment;
 // the guard runs everywhere all the same (one switch to the main fiber and back per call).
-import tls = require('node:tls');
+// node:tls is loaded here only when needed (loading it costs 5-30 ms): see guardThreadBoundCalls().
 
 /** The tls functions that reach the per-thread root certificate state. */
 export const threadBoundTlsCalls = ['createSecureContext', 'setDefaultCACertificates', 'getCACertificates'] as const;
+
+/** @internal Whether node:tls is loaded already (then guarding it costs nothing). */
+export function tlsLoaded(): boolean {
+  const list = (process as unknown as { moduleLoadList?: string[] }).moduleLoadList;
+  return list === undefined || list.includes('NativeModule tls');
+}
 
 /**
  * @internal Wraps the functions in threadBoundTlsCalls so that they run through `onMain` (which
@@ -22,7 +28,7 @@ export const threadBoundTlsCalls = ['createSecureContext', 'setDefaultCACertific
  * through the wrapper. Idempotent.
  */
 export function guardThreadBoundCalls(onMain: <T>(fn: () => T) => T): void {
-  const module = tls as unknown as Record<string, unknown>;
+  const module = require('node:tls') as Record<string, unknown>;
   for (const name of threadBoundTlsCalls) {
     const original = module[name];
     if (typeof original !== 'function' || (original as { greenfiberOnMain?: boolean }).greenfiberOnMain) continue;
