@@ -424,8 +424,7 @@ bool IsolateState::Transfer(Fiber* target) {
     v8::Unlocker unlocker(isolate_);
     if (tcb_ != nullptr) {
       // Runs the target on this thread; returns when some fiber switches back to this one.
-      static const bool kNoRelease = getenv("TMP_NO_RELEASE") != nullptr;
-      if (self->stack_release_pending_ && !kNoRelease) {
+      if (self->stack_release_pending_) {
         self->stack_release_pending_ = false;  // the first suspension reaches deepest
         TcbBackend::ReleaseStackBelow(self->donor_);
       }

@@ -228,7 +228,9 @@ class Donor {
     self->stack_lo_ = reinterpret_cast<uintptr_t>(stack_lo);
     const uintptr_t park_top =
         (reinterpret_cast<uintptr_t>(__builtin_frame_address(0)) - kDonorFrames) & ~uintptr_t{15};
-    self->stack_top_ = park_top - kParkStack;
+    // Page-aligned: a parked fiber's frames then start at the top of a page and straddle one page
+    // boundary fewer on average (each page it touches stays resident while it is parked).
+    self->stack_top_ = (park_top - kParkStack) & ~uintptr_t{4095};
     self->context_.fs = CurrentFs();
     // From here on this thread runs only the assembly loop, on its park stack.
     greenfiber_tcb_park(&self->ready_, &self->release_, &self->park_sp_,
