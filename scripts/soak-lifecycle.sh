@@ -39,6 +39,7 @@ variants=(
   "idle-tcb-exit|0|GREENFIBER_BACKEND=tcb GREENFIBER_IDLE_MS=300 GREENFIBER_IDLE_THREADS=4 fiber-idle.js exit 500"
   "idle-tcb-worker-exit|0|GREENFIBER_BACKEND=tcb GREENFIBER_IDLE_MS=300 GREENFIBER_IDLE_THREADS=4 fiber-idle.js worker-exit 500"
   "idle-tcb-burst|0|GREENFIBER_BACKEND=tcb GREENFIBER_IDLE_MS=1000 GREENFIBER_IDLE_THREADS=16 fiber-idle.js shrink 20000"
+  "idle-tcb-race|0|GREENFIBER_BACKEND=tcb GREENFIBER_IDLE_MS=1 GREENFIBER_IDLE_THREADS=0 fiber-idle.js shrink 500"
   "park-depths-tcb|0|GREENFIBER_BACKEND=tcb fiber-park-depths.js"
   "orphans-main|0|fiber-orphans-sync.js main 2000"
   "orphans-fiber|0|fiber-orphans-sync.js fiber 2000"

@@ -251,6 +251,16 @@ describe.each(['thread', 'tcb'])('the idle thread pool (%s backend)', (backend) 
       expect(lines[1].processThreads).toBe(lines[1].mainThreads);
     }
   });
+  it('retires threads while fibers come and go (1 ms idle, no warm reserve)', () => {
+    // Every pooled thread is retired almost at once: a fiber's start and end race its retirement.
+    const result = runFixture('fiber-idle.js', ['shrink', '500'], {
+      env: { ...env, GREENFIBER_IDLE_MS: '1', GREENFIBER_IDLE_THREADS: '0' },
+    });
+    expect(result.signal).toBeNull();
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ backend, ok1: true, ok2: true, shrunk: 0, idle: 0, processThreads: 0 });
+  });
   it.each(['exit', 'worker-exit'])('exits cleanly while idle threads retire (%s)', (mode) => {
     const result = runFixture('fiber-idle.js', [mode, '1000'], { env });
     expect(result.signal).toBeNull();
