@@ -219,6 +219,20 @@ Baton* IsolateState::BatonOf(Fiber* fiber) {
   return fiber->is_main_ ? &main_baton_ : &fiber->worker_->baton_;
 }
 
+// A dropped suspended fiber holds its thread (or donor) until a GC finds its handle, and a loop
+// that drops fibers may allocate too little JavaScript memory to start one: when the started
+// fibers reach gc_hint_at_, V8 is told of memory pressure, which starts incremental marking (done
+// by V8's concurrent markers, finished on this thread at its next allocation steps). The next
+// hint waits for twice as many, so a burst of live fibers (which no GC can free) costs a GC per
+// doubling; fibers dying bring the threshold back down, so a loop dropping fibers sees one per
+// 1,024 new ones.
+void IsolateState::NoteStarted() {
+  const size_t live = started_.size();
+  if (live < gc_hint_at_) return;
+  gc_hint_at_ = 2 * live;
+  isolate_->MemoryPressureNotification(v8::MemoryPressureLevel::kModerate);
+}
+
 bool IsolateState::Attach(Fiber* fiber) {
   last_start_capped_ = false;
   if (tcb_ != nullptr) {
@@ -229,7 +243,7 @@ bool IsolateState::Attach(Fiber* fiber) {
     }
     fiber->stack_release_pending_ = true;
     started_.insert(fiber);
-    host_->OnStarted(fiber);
+    NoteStarted();
     return true;
   }
   Worker* worker = nullptr;
@@ -271,7 +285,7 @@ bool IsolateState::Attach(Fiber* fiber) {
   fiber->worker_ = worker;
   fiber->stack_release_pending_ = true;
   started_.insert(fiber);
-  host_->OnStarted(fiber);
+  NoteStarted();
   return true;
 }
 
@@ -511,6 +525,8 @@ Fiber* IsolateState::RunToEnd(Fiber* fiber, uintptr_t stack_limit) {
     fiber->worker_ = nullptr;
     fiber->donor_ = nullptr;
     started_.erase(fiber);
+    // Back to a hint per 1,024 new fibers once dropped ones have been collected.
+    gc_hint_at_ = std::min(gc_hint_at_, std::max(kGcHintMin, 2 * started_.size()));
     host_->OnDead(fiber);
     if (released_.erase(fiber) != 0) delete fiber;
 

@@ -9,7 +9,7 @@ import { assertCanBlock } from '../hub';
 import { Timeout } from '../timeout';
 import { MAX_TIMER_MS, setLongTimeout, type LongTimer } from '../long-timer';
 import { checkOptionalBoolean, checkTimeout, invalidArgument, readOptions } from '../validate';
-import { wait } from '../wait';
+import { Waiter } from '../waiter';
 import { agentFor, closeAll, interruptRequest, kTracker, newTracker, tracked, type Tracker } from './http-pool';
 import { StreamReader } from './stream-reader';
 
@@ -386,7 +386,11 @@ export function request(url: string | URL, options: RequestOptions & { stream: t
 export function request(url: string | URL, options?: RequestOptions & { stream?: false }): HttpResponse;
 export function request(url: string | URL, options?: RequestOptions): HttpResponse | HttpStreamResponse;
 export function request(url: string | URL, options: RequestOptions = {}): HttpResponse | HttpStreamResponse {
-  options = checkRequestOptions(options) as RequestOptions;
+  return send(url, checkRequestOptions(options) as RequestOptions);
+}
+
+/** request() with `options` already checked (a plain object of the known keys). */
+function send(url: string | URL, options: RequestOptions): HttpResponse | HttpStreamResponse {
   const parsed = parseUrl(url);
   const method = (options.method ?? 'GET').toUpperCase();
   const timeout = checkTimeout(options.timeout, 'options.timeout');
@@ -454,12 +458,13 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
       });
       // What the greenlet waits for: the request's outcome, or the reason it was given up on, at
       // once (a request still waiting for a connection has nothing undici could abort yet).
-      [response, data] = wait(
-        new Promise<[Dispatcher.ResponseData<unknown>, Buffer | undefined]>((resolve, reject) => {
-          tracker.fail = reject;
-          sent.then(resolve, reject);
-        }),
+      const waiter = new Waiter<[Dispatcher.ResponseData<unknown>, Buffer | undefined]>();
+      tracker.fail = (reason) => waiter.throw(reason);
+      sent.then(
+        (outcome) => waiter.switch(outcome),
+        (error: unknown) => waiter.throw(error),
       );
+      [response, data] = waiter.get();
       tracker.fail = undefined;
     } catch (error) {
       throw httpError(error, what, flight.timedOut);
@@ -485,7 +490,9 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
 export function get(url: string | URL, options?: Omit<RequestOptions, 'method' | 'body'> & { stream?: false }): HttpResponse;
 export function get(url: string | URL, options: Omit<RequestOptions, 'method' | 'body'> & { stream: true }): HttpStreamResponse;
 export function get(url: string | URL, options: Omit<RequestOptions, 'method' | 'body'> = {}): HttpResponse | HttpStreamResponse {
-  return request(url, { ...checkRequestOptions(options), method: 'GET' } as RequestOptions);
+  const checked = checkRequestOptions(options) as RequestOptions;
+  checked.method = 'GET';
+  return send(url, checked);
 }
 
 export { closeAll, HttpError, HttpTimeoutError, HttpConnectionError, HttpBadUrlError, HttpBodyTooLargeError };
