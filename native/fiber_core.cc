@@ -194,7 +194,7 @@ IsolateState::IsolateState(v8::Isolate* isolate, v8::Local<v8::Context> context,
     DonorSlots slots;
     slots.take = &TakeThreadSlot;
     slots.give = &GiveThreadSlots;
-    tcb_ = new TcbBackend(kStackSize, kStackReserve, slots);
+    tcb_ = new TcbBackend(kStackSize, kStackReserve, slots, policy_.idle_ms, policy_.idle_keep);
     return;  // one kernel thread: nothing to pin
   }
   if (policy_.pin) {
@@ -241,6 +241,7 @@ bool IsolateState::Attach(Fiber* fiber) {
       last_start_capped_ = tcb_->last_spawn_capped();
       return false;
     }
+    fiber->stack_release_pending_ = true;
     started_.insert(fiber);
     NoteStarted();
     return true;
@@ -445,6 +446,10 @@ bool IsolateState::Transfer(Fiber* target) {
     v8::Unlocker unlocker(isolate_);
     if (tcb_ != nullptr) {
       // Runs the target on this thread; returns when some fiber switches back to this one.
+      if (self->stack_release_pending_) {
+        self->stack_release_pending_ = false;  // the first suspension reaches deepest
+        TcbBackend::ReleaseStackBelow(self->donor_);
+      }
       tcb_->Switch(ContextOf(self), ContextOf(target));
     } else {
       BatonOf(target)->Post();
@@ -488,12 +493,12 @@ void IsolateState::RunFiber(Worker* worker) {
 void IsolateState::RunOnDonor(void* arg) {
   Fiber* fiber = static_cast<Fiber*>(arg);
   IsolateState* self = fiber->owner_;
-  TcbContext* context = TcbBackend::ContextOf(fiber->donor_);
-  Fiber* next = self->RunToEnd(fiber, self->tcb_->StackLimit(fiber->donor_));
-  // The donor is pooled again but nothing can take it before we leave: only this thread runs the
-  // isolate, and it is here. Its context is rebuilt when it is taken; this one is abandoned.
-  self->tcb_->Switch(context, self->ContextOf(next));
-  __builtin_trap();  // nothing switches to a context abandoned by a dead fiber
+  self->tcb_->Settle();
+  Donor* donor = fiber->donor_;
+  Fiber* next = self->RunToEnd(fiber, self->tcb_->StackLimit(donor));
+  // The donor is pooled once we are off it (its idle keeper may retire it from then on); its
+  // context is rebuilt when it is taken again.
+  self->tcb_->Exit(donor, self->ContextOf(next));
 }
 
 Fiber* IsolateState::RunToEnd(Fiber* fiber, uintptr_t stack_limit) {
@@ -517,7 +522,6 @@ Fiber* IsolateState::RunToEnd(Fiber* fiber, uintptr_t stack_limit) {
     fiber->state_ = FiberState::kDead;
     fiber->continuation_data_.Reset();
     Worker* worker = fiber->worker_;
-    Donor* donor = fiber->donor_;
     fiber->worker_ = nullptr;
     fiber->donor_ = nullptr;
     started_.erase(fiber);
@@ -537,9 +541,7 @@ Fiber* IsolateState::RunToEnd(Fiber* fiber, uintptr_t stack_limit) {
       std::lock_guard<std::mutex> lock(pool_mutex_);
       worker->fiber_ = nullptr;
       worker->idle_pos_ = idle_.insert(idle_.end(), worker);
-    } else {
-      tcb_->Recycle(donor);
-    }
+    }  // the in-thread backend pools its donor in RunOnDonor, once off its stack
   }
   return next;
 }

@@ -86,8 +86,9 @@ class Fiber {
   Donor* donor_ = nullptr;
   // Set by Teardown(): when this fiber resumes it terminates its JavaScript instead.
   bool terminate_on_resume_ = false;
-  // True from the fiber's start until it first parks in the kernel: that park releases the stack
-  // pages below it (the first switch reaches deepest; doing it on every park costs IPIs).
+  // True from the fiber's start until it first parks in the kernel (thread hand-off) or first
+  // suspends (in-thread backend): that releases the stack pages below it (the first switch reaches
+  // deepest; doing it on every park costs IPIs).
   bool stack_release_pending_ = false;
   // The isolate's continuation-preserved embedder data (Node's AsyncContextFrame) as this fiber
   // left it when it switched away; V8 keeps one per isolate, so each fiber keeps its own here.
