@@ -4,7 +4,6 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
 import * as zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { blocking, BlockingOnHubError, FiberError, GreenletExit, joinAll, killAll, sleep, spawn, Timeout, withTimeout } from '../dist/entries/index.js';
@@ -420,7 +419,6 @@ describe('requests sharing an HTTP/2 session', () => {
   const arrived: string[] = [];
   const held: Array<() => void> = [];
   const tlsDir = path.join(__dirname, 'fixtures', 'tls');
-  let clientContext: tls.SecureContext;
 
   beforeAll(async () => {
     h2 = http2.createSecureServer({ key: fs.readFileSync(path.join(tlsDir, 'localhost.key')), cert: fs.readFileSync(path.join(tlsDir, 'localhost.crt')) }, (req, res) => {
@@ -432,9 +430,6 @@ describe('requests sharing an HTTP/2 session', () => {
     h2.on('session', () => sessions++);
     await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
     h2Base = `https://127.0.0.1:${(h2.address() as net.AddressInfo).port}`;
-    // Made here, on the main thread: Node 24 aborts (CleanupQueue::Add) once secure contexts that
-    // load CA certificates have been made on two threads, and a greenlet runs on a thread of its own.
-    clientContext = tls.createSecureContext({ ca: fs.readFileSync(path.join(tlsDir, 'localhost.crt')) });
   });
 
   afterAll(async () => {
@@ -443,7 +438,7 @@ describe('requests sharing an HTTP/2 session', () => {
 
   it('a request killed, timed out or cut by a Timeout ends alone; the others on the session go on', async () => {
     await inGreenlet(() => {
-      const pool = new Pool(h2Base, { connections: 1, pipelining: 10, allowH2: true, connect: { secureContext: clientContext } });
+      const pool = new Pool(h2Base, { connections: 1, pipelining: 10, allowH2: true, connect: { ca: fs.readFileSync(path.join(tlsDir, 'localhost.crt')) } });
       try {
         expect(get(`${h2Base}/warm`, { dispatcher: pool }).text()).toBe('warm');
         const before = sessions;
