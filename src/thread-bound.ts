@@ -8,8 +8,10 @@
 // Environment's cleanup queue once per thread). The second thread of one Environment to make a
 // secure context that loads CA certificates (tls.connect, https, fetch, undici, tls.createServer)
 // adds the same hook again, and Node aborts: `Assertion failed: (insertion_info.second) == (true)`
-// in node::CleanupQueue::Add. Node 20, 22 and 26 keep that state per process or per Environment;
-// the guard runs everywhere all the same (one switch to the main fiber and back per call).
+// in node::CleanupQueue::Add. Node 22 keeps the store per thread too (no hook, so no abort, but
+// every fiber loaded a store of its own and missed setDefaultCACertificates() made elsewhere);
+// Node 20 keeps it per process, Node 26 per Environment. The guard runs on every major (one switch
+// to the main fiber and back per call).
 // node:tls is loaded here only when needed (loading it costs 5-30 ms): see guardThreadBoundCalls().
 
 /** The tls functions that reach the per-thread root certificate state. */
