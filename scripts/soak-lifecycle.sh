@@ -23,7 +23,8 @@ variants=(
   # 1. a worker that alone loads greenfiber exits cleanly
   "worker-plain|0|lifecycle-worker-only.js plain 3||="
   "worker-fibers|0|lifecycle-worker-only.js fibers 3||="
-  "worker-switching|0|lifecycle-worker-only.js switching 3||="
+  "worker-switching|0|lifecycle-worker-only.js switching 3|=[{\"code\":1,\"messages\":1},{\"code\":1,\"messages\":1},{\"code\":1,\"messages\":1}]|="
+  "worker-natives|0|lifecycle-worker-only.js natives 3|=[{\"code\":1,\"messages\":1},{\"code\":1,\"messages\":1},{\"code\":1,\"messages\":1}]|="
   "worker-exit|0|lifecycle-worker-only.js exit 3||="
   "worker-generators|0|lifecycle-worker-only.js generators 3||="
   "worker-greenlets|0|lifecycle-worker-only.js greenlets 2||="
