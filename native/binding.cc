@@ -67,6 +67,7 @@ class Addon : public Host {
   Fiber* RunEntry(Fiber* fiber, bool* terminated) override;
   void OnRunning(Fiber* fiber) override;
   void OnSuspended(Fiber* fiber) override;
+  void OnStarted(Fiber* fiber) override;
   void OnDead(Fiber* fiber) override;
 
   void Orphan(Fiber* fiber);
@@ -93,6 +94,10 @@ class Addon : public Host {
   int32_t* orphan_flag_ = nullptr;
   Napi::Reference<Napi::ArrayBuffer> orphan_flag_buffer_;
   bool sweeping_ = false;
+  // Every live handle by its id (what src/fiber.ts passes to transfer(): a bounds-checked index
+  // is much cheaper than checking an object's type tag and unwrapping it on every switch).
+  std::vector<FiberHandle*> by_id_;
+  std::vector<int32_t> free_ids_;
   size_t refs_ = 1;
   bool cleaned_up_ = false;
 
@@ -123,6 +128,14 @@ class FiberHandle : public Napi::ObjectWrap<FiberHandle> {
     }
     fiber_->host_data = this;
     napi_type_tag_object(info.Env(), info.This(), &kHandleTag);
+    if (addon_->free_ids_.empty()) {
+      id_ = static_cast<int32_t>(addon_->by_id_.size());
+      addon_->by_id_.push_back(this);
+    } else {
+      id_ = addon_->free_ids_.back();
+      addon_->free_ids_.pop_back();
+      addon_->by_id_[id_] = this;
+    }
     if (!fiber_->is_main()) {
       // A V8 weak handle, not only N-API's: N-API defers finalizers to a later loop turn, while
       // this callback runs in the very GC that collected the handle (see OnCollected).
@@ -140,6 +153,7 @@ class FiberHandle : public Napi::ObjectWrap<FiberHandle> {
   static void OnCollected(const v8::WeakCallbackInfo<FiberHandle>& info) {
     FiberHandle* handle = info.GetParameter();
     handle->weak_.Reset();
+    handle->ReleaseId();
     Fiber* fiber = handle->fiber_;
     if (fiber == nullptr || handle->addon_->cleaned_up_) return;
     handle->fiber_ = nullptr;
@@ -150,6 +164,7 @@ class FiberHandle : public Napi::ObjectWrap<FiberHandle> {
   ~FiberHandle() override {
     weak_.Reset();
     if (addon_ == nullptr) return;
+    ReleaseId();
     if (fiber_ != nullptr) {
       if (fiber_->state() == FiberState::kSuspended && !addon_->cleaned_up_) {
         fiber_->host_data = nullptr;
@@ -175,10 +190,27 @@ class FiberHandle : public Napi::ObjectWrap<FiberHandle> {
     return handle->fiber_ != nullptr ? handle : nullptr;
   }
 
+  // The live handle with this id, or null.
+  static FiberHandle* ById(Addon* addon, int32_t id) {
+    if (addon == nullptr || id < 0 || static_cast<size_t>(id) >= addon->by_id_.size()) return nullptr;
+    FiberHandle* handle = addon->by_id_[id];
+    return handle != nullptr && handle->fiber_ != nullptr ? handle : nullptr;
+  }
+
+  // Frees the id once the handle is collected (no JavaScript can name it any more).
+  void ReleaseId() {
+    if (id_ < 0) return;
+    addon_->by_id_[id_] = nullptr;
+    addon_->free_ids_.push_back(id_);
+    id_ = -1;
+  }
+
   // The N-API reference behind the wrap: strong while the fiber runs, weak otherwise.
   napi_ref ref() const { return static_cast<napi_ref>(*this); }
+  int32_t id() const { return id_; }
   Addon* addon_ = nullptr;
   Fiber* fiber_ = nullptr;
+  int32_t id_ = -1;
   v8::Global<v8::Object> weak_;
 };
 
@@ -217,7 +249,30 @@ Fiber* Addon::RunEntry(Fiber* fiber, bool* terminated) {
   return next != nullptr && next->fiber_->owner() == state_ ? next->fiber_ : nullptr;
 }
 
-void Addon::OnDead(Fiber* fiber) { OnSuspended(fiber); }
+// What a started fiber costs outside V8's heap, told to V8 so that its GC runs as often as that
+// memory warrants: its touched stack pages (16-26 KB parked) and its kernel thread (task and kernel
+// stack), about 64 KiB. Without it a synchronous loop that drops suspended fibers allocates too
+// little on the JavaScript heap to start a GC, and every dropped fiber keeps its thread until one
+// runs. V8 starts a GC each time outside memory grew 64 MB since the last one: every 1,024 fibers.
+// Past 1,024 live fibers each new one reports less (1,024/live of it), so a burst of live fibers,
+// which no GC can free, costs a GC at each e-fold of the count (1k, 2.7k, 7.4k, 20k) rather than
+// one per 1,024, each of which walks every suspended fiber's stack.
+constexpr int64_t kExternalBytesPerFiber = 64 * 1024;
+constexpr int64_t kExternalFullCount = 1024;
+
+void Addon::OnStarted(Fiber* fiber) {
+  const int64_t live = static_cast<int64_t>(state_->started_count());
+  fiber->external_bytes = live <= kExternalFullCount ? kExternalBytesPerFiber : kExternalBytesPerFiber * kExternalFullCount / live;
+  int64_t total = 0;
+  napi_adjust_external_memory(env_, fiber->external_bytes, &total);
+}
+
+void Addon::OnDead(Fiber* fiber) {
+  OnSuspended(fiber);
+  int64_t total = 0;
+  napi_adjust_external_memory(env_, -fiber->external_bytes, &total);
+  fiber->external_bytes = 0;
+}
 
 // Records a fiber whose handle was collected (any state; may run inside the GC).
 void Addon::Orphan(Fiber* fiber) {
@@ -366,9 +421,9 @@ Napi::Value Setup(const Napi::CallbackInfo& info) {
   return main;
 }
 
-// transfer(handle) -> status. Blocks until some fiber transfers back to the caller. A raw N-API
-// callback, not a node-addon-api one: every byte of its frame stays on the stack of each suspended
-// fiber, and the thinner frame saves a whole stack page per suspended fiber.
+// transfer(id) -> status, `id` from idOf(handle). Blocks until some fiber transfers back to the
+// caller. A raw N-API callback, not a node-addon-api one: every byte of its frame stays on the stack
+// of each suspended fiber, and the thinner frame saves a whole stack page per suspended fiber.
 napi_value Transfer(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value target_value = nullptr;
@@ -376,7 +431,9 @@ napi_value Transfer(napi_env env, napi_callback_info info) {
   Addon* addon = nullptr;
   napi_get_instance_data(env, reinterpret_cast<void**>(&addon));
   int32_t status = kOk;
-  FiberHandle* target = argc < 1 ? nullptr : FiberHandle::From(Napi::Env(env), Napi::Value(env, target_value));
+  int32_t id = -1;
+  if (argc < 1 || napi_get_value_int32(env, target_value, &id) != napi_ok) id = -1;
+  FiberHandle* target = FiberHandle::ById(addon, id);
   IsolateState* state = addon == nullptr ? nullptr : addon->state_;
   if (target == nullptr || state == nullptr) {
     status = kNotAHandle;
@@ -395,6 +452,12 @@ napi_value Transfer(napi_env env, napi_callback_info info) {
   napi_value result;
   napi_create_int32(env, status, &result);
   return result;
+}
+
+// idOf(handle) -> the handle's id for transfer(), or -1 if it is not a live handle.
+Napi::Value IdOf(const Napi::CallbackInfo& info) {
+  FiberHandle* handle = FiberHandle::From(info.Env(), info[0]);
+  return Napi::Number::New(info.Env(), handle == nullptr ? -1 : handle->id());
 }
 
 // state(handle) -> 0 unstarted, 1 running, 2 suspended, 3 dead, -1 not a handle.
@@ -515,6 +578,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   napi_value transfer;
   napi_create_function(env, "transfer", NAPI_AUTO_LENGTH, Transfer, nullptr, &transfer);
   exports.Set("transfer", Napi::Value(env, transfer));
+  exports.Set("idOf", Napi::Function::New(env, IdOf, "idOf"));
   exports.Set("state", Napi::Function::New(env, StateOf, "state"));
   exports.Set("current", Napi::Function::New(env, Current, "current"));
   exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
@@ -525,7 +589,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("runLoopOnce", Napi::Function::New(env, RunLoopOnce, "runLoopOnce"));
   exports.Set("triggerUncaught", Napi::Function::New(env, TriggerUncaught, "triggerUncaught"));
   exports.Set("loopAlive", Napi::Function::New(env, LoopAlive, "loopAlive"));
-  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  exports.Set("abiVersion", Napi::Number::New(env, 2));
   // The V8 ABI this file was compiled for. Node checks it only for non-Node-API addons, and this one
   // registers through Node-API while using V8's API: src/binding.ts compares it before any call.
   exports.Set("nodeModuleVersion", Napi::Number::New(env, NODE_MODULE_VERSION));

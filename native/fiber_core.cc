@@ -228,6 +228,7 @@ bool IsolateState::Attach(Fiber* fiber) {
       return false;
     }
     started_.insert(fiber);
+    host_->OnStarted(fiber);
     return true;
   }
   Worker* worker = nullptr;
@@ -269,6 +270,7 @@ bool IsolateState::Attach(Fiber* fiber) {
   fiber->worker_ = worker;
   fiber->stack_release_pending_ = true;
   started_.insert(fiber);
+  host_->OnStarted(fiber);
   return true;
 }
 
@@ -314,10 +316,16 @@ void IsolateState::MakeCurrent(Fiber* next) {
 
 void IsolateState::SaveContinuationData(Fiber* fiber) {
   v8::HandleScope handle_scope(isolate_);  // Teardown() calls Transfer() outside any scope
+#if V8_MAJOR_VERSION > 12 || (V8_MAJOR_VERSION == 12 && V8_MINOR_VERSION >= 4)
 #if V8_MAJOR_VERSION >= 14
-  fiber->continuation_data_.Reset(isolate_, isolate_->GetContinuationPreservedEmbedderDataV2());
-#elif V8_MAJOR_VERSION > 12 || (V8_MAJOR_VERSION == 12 && V8_MINOR_VERSION >= 4)
-  fiber->continuation_data_.Reset(isolate_, isolate_->GetContinuationPreservedEmbedderData());
+  v8::Local<v8::Data> data = isolate_->GetContinuationPreservedEmbedderDataV2();
+#else
+  v8::Local<v8::Data> data = isolate_->GetContinuationPreservedEmbedderData();
+#endif
+  // Most switches leave the same frame behind: keep the global handle rather than remake it.
+  if (fiber->continuation_data_.IsEmpty() || fiber->continuation_data_ != data) {
+    fiber->continuation_data_.Reset(isolate_, data);
+  }
 #else
   (void)fiber;  // V8 before 12.4 keeps no continuation data (Node 20 has no AsyncContextFrame)
 #endif

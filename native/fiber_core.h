@@ -72,6 +72,8 @@ class Fiber {
 
   // The host's object for this fiber (binding.cc: the FiberHandle), null once collected.
   void* host_data = nullptr;
+  // What the host told V8 this fiber costs outside its heap while started (binding.cc).
+  int64_t external_bytes = 0;
 
  private:
   friend class IsolateState;
@@ -107,6 +109,8 @@ class Host {
   virtual void OnRunning(Fiber* fiber) = 0;
   // Called with the lock held as `fiber` suspends: the host may let it be collected now.
   virtual void OnSuspended(Fiber* fiber) = 0;
+  // Called with the lock held when `fiber` has got its thread (or donor) and is about to start.
+  virtual void OnStarted(Fiber* fiber) = 0;
   // Called with the lock held when a started fiber has died, before its thread is reused.
   virtual void OnDead(Fiber* fiber) = 0;
 };
@@ -155,6 +159,7 @@ class IsolateState {
     uint64_t cold_wakes;  // kThread: the woken thread had parked in the kernel (a futex wake)
   };
   Stats stats();
+  size_t started_count() const { return started_.size(); }
 
  private:
   friend class Worker;

@@ -47,8 +47,10 @@ void greenfiber_tcb_swap_wrfsbase(TcbContext* from, const TcbContext* to);
 void greenfiber_tcb_swap_syscall(TcbContext* from, const TcbContext* to);
 // First return target of a fresh context: calls r13(r12) and never returns.
 void greenfiber_tcb_start();
-// Parks the calling donor: saves its frame, moves to park_top, posts *ready, futex-waits until
-// *release is nonzero, then returns on its own stack.
+// Parks the calling donor: saves its frame, moves to park_top, sets *ready to 1 (a futex wake
+// only if it was 2: the owner waits for it), futex-waits until *release is nonzero, then returns
+// on its own stack. A wake nobody waits for is not free: with thousands of donors parked, each
+// costs a walk of a long futex hash chain.
 void greenfiber_tcb_park(uint32_t* ready, uint32_t* release, void** saved_sp, void* park_top);
 }
 
@@ -134,7 +136,10 @@ greenfiber_tcb_park:
   movq %rcx, %rsp
   movq %rsi, %r12
   movq %rdx, %r13
-  movl $1, (%rdi)
+  movl $1, %eax
+  xchgl %eax, (%rdi)
+  cmpl $2, %eax
+  jne 1f
   movl $202, %eax
   movl $129, %esi
   movl $1, %edx
@@ -216,10 +221,16 @@ class Donor {
   }
 
   // Blocks until the donor has left its stack and TCB for good.
+  // ready_: 0 starting, 1 parked, 2 starting and waited for (the donor then wakes us).
   void WaitReady() {
-    // Acquire pairs with the donor's store of ready_ (a plain store followed by a futex wake, which
-    // is a full barrier): stack_lo_, stack_top_ and context_.fs are visible after it.
-    while (__atomic_load_n(&ready_, __ATOMIC_ACQUIRE) == 0) FutexWait(&ready_, 0);
+    // Acquire pairs with the donor's xchg of ready_ (a full barrier): stack_lo_, stack_top_ and
+    // context_.fs are visible after it.
+    for (;;) {
+      uint32_t seen = __atomic_load_n(&ready_, __ATOMIC_ACQUIRE);
+      if (seen == 1) return;
+      if (seen == 0 && !__atomic_compare_exchange_n(&ready_, &seen, 2, false, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) continue;
+      FutexWait(&ready_, 2);
+    }
   }
 
   pthread_t thread_{};

@@ -196,7 +196,9 @@ export function detach(): DetachedStack {
   ids[kExecutionAsyncId] = stack[0];
   ids[kTriggerAsyncId] = stack[1];
   fields[kStackLength] = 0;
-  resources.length = 0;
+  // pop(), not `length = 0`: the length setter is a runtime call and may shrink the backing
+  // store, which attach() would then grow again, on every switch.
+  while (resources.length > 0) resources.pop();
   return snapshot;
 }
 

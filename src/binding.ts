@@ -11,7 +11,10 @@ export interface NativeBinding {
     orphan: (handle: object) => void,
     options: { spinNs: number; pin: boolean; idleMs: number; idleKeep: number; maxFibers: number; backend: 'thread' | 'tcb' },
   ): object;
-  transfer(handle: object): number;
+  /** `id`: idOf(handle). */
+  transfer(id: number): number;
+  /** The handle's id for transfer(), or -1 if it is not a live handle. */
+  idOf(handle: object): number;
   state(handle: object): number;
   current(): object;
   stats(): {
@@ -151,6 +154,9 @@ function loadFailed(file: string, message: string, target: Target): string {
   return `greenfiber could not load its native addon ${file} for ${describe(target)}: ${fix}. (${message})`;
 }
 
+/** native/binding.cc's abiVersion: what this TypeScript expects of the addon's exports. */
+const kAbiVersion = 2;
+
 function load(): NativeBinding {
   if (process.platform !== 'linux') {
     throw new NativeLoadError(
@@ -171,6 +177,11 @@ function load(): NativeBinding {
   if (String(loaded.nodeModuleVersion) !== target.abi) {
     const message = `The module was compiled against a different Node.js version using NODE_MODULE_VERSION ${loaded.nodeModuleVersion}. This version of Node.js requires NODE_MODULE_VERSION ${target.abi}.`;
     throw new NativeLoadError(loadFailed(found, message, target));
+  }
+  if (loaded.abiVersion !== kAbiVersion) {
+    throw new NativeLoadError(
+      `greenfiber could not use its native addon ${found}: it was built from another greenfiber version (binding ${loaded.abiVersion}, this one needs ${kAbiVersion}): ${BUILD_FROM_SOURCE}`,
+    );
   }
   return loaded;
 }

@@ -102,6 +102,7 @@ export interface FiberOptions {
 export class Fiber<T = unknown> {
   #name = 'fiber';
   readonly #handle: Handle;
+  readonly #id: number;
   #fn: ((value: any) => T) | undefined;
   #parent: Fiber | undefined;
   #resource: AsyncResource | undefined;
@@ -116,6 +117,7 @@ export class Fiber<T = unknown> {
       // Internal: a Fiber object for an existing native fiber (the main one, or an orphan).
       this.#handle = options as unknown as Handle;
       this.#handle[kOwner] = this;
+      this.#id = binding.idOf(this.#handle);
       this.name = mainFiber === undefined ? 'main' : 'orphan';
       this.#parent = mainFiber;
       return;
@@ -133,6 +135,7 @@ export class Fiber<T = unknown> {
     this.name = name ?? (fn.name || 'fiber');
     this.#handle = new binding.FiberHandle();
     this.#handle[kOwner] = this;
+    this.#id = binding.idOf(this.#handle);
     this.#resource = new AsyncResource('greenfiber.Fiber');
     this.#parent = Fiber.current;
     if (parent !== undefined) this.parent = parent;
@@ -213,6 +216,11 @@ export class Fiber<T = unknown> {
     return fiber.#handle;
   }
 
+  /** @internal The id binding.transfer() takes. */
+  static idOf(fiber: Fiber): number {
+    return fiber.#id;
+  }
+
   /**
    * @internal If `fiber` has not started, moves its fn and resource into the start slots (its
    * thread takes them from there). Returns whether it did, so a failed transfer can undo it.
@@ -283,7 +291,7 @@ function send(target: Fiber, kind: Kind, value: unknown): number {
   slotValue = value;
   const starting = Fiber.prepareStart(target);
   const saved = detach();
-  const status = binding.transfer(Fiber.handleOf(target));
+  const status = binding.transfer(Fiber.idOf(target));
   attach(saved);
   if (status !== 0) {
     if (starting) Fiber.unprepareStart(target);

@@ -334,6 +334,11 @@ describe('interrupted requests leave no connection behind', () => {
       sleep(20);
       killAll(queued);
       expect(caught(() => withTimeout(20, () => get(`${stallBase}/ok`, { connections: 1 })))).toBeInstanceOf(Timeout);
+      // Its own `timeout` too: it ends while the only connection is still busy (nothing to abort yet).
+      const own = caught(() => get(`${stallBase}/ok`, { connections: 1, timeout: 20 }));
+      expect(own).toBeInstanceOf(HttpTimeoutError);
+      expect(own).toMatchObject({ phase: 'total' });
+      expect(first.dead).toBe(false);
       first.kill();
       expect(eventually(() => serverConnections() === 0)).toBe(true);
       expect(get(`${stallBase}/ok`, { connections: 1 }).text()).toBe('ok');

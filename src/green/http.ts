@@ -10,7 +10,7 @@ import { Timeout } from '../timeout';
 import { MAX_TIMER_MS, setLongTimeout, type LongTimer } from '../long-timer';
 import { checkOptionalBoolean, checkTimeout, invalidArgument, readOptions } from '../validate';
 import { wait } from '../wait';
-import { agentFor, closeAll, interruptRequest, kTracker, tracked, type Tracker } from './http-pool';
+import { agentFor, closeAll, interruptRequest, kTracker, newTracker, tracked, type Tracker } from './http-pool';
 import { StreamReader } from './stream-reader';
 
 /** Response headers: lower-case names; a repeated header's values as an array. */
@@ -191,7 +191,6 @@ export class HttpResponse {
 /** How request() and a streamed response share the request's `timeout` and its interruption. */
 interface Flight {
   tracker: Tracker;
-  controller: AbortController;
   timedOut: boolean;
   /** Stops the `timeout` timer. */
   cancel(): void;
@@ -305,7 +304,7 @@ export class HttpStreamResponse {
     this.#closed = true;
     this.#flight.cancel();
     if (!this.#reader.ended) {
-      interruptRequest(this.#flight.tracker, this.#flight.controller);
+      interruptRequest(this.#flight.tracker);
       this.#body.destroy();
     }
     this.#reader.drop();
@@ -398,12 +397,19 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
   const decompress = options.decompress ?? true;
   const what = `${method} ${parsed.href}`;
   assertCanBlock();
-  const dispatcher = options.dispatcher === undefined ? agentFor(connections, connectTimeout) : tracked(options.dispatcher);
+  const tracker = newTracker();
+  let dispatcher: Dispatcher;
+  if (options.dispatcher === undefined) {
+    dispatcher = agentFor(connections, connectTimeout);
+  } else {
+    const wrapped = tracked(options.dispatcher);
+    if (wrapped === undefined) tracker.abortController = new AbortController();
+    dispatcher = wrapped ?? options.dispatcher;
+  }
   const headers = decompress && !hasHeader(options.headers, 'accept-encoding') ? withHeader(options.headers, 'accept-encoding', 'gzip, br') : options.headers;
   let timer: LongTimer | undefined;
   const flight: Flight = {
-    tracker: { socket: undefined, interrupted: false },
-    controller: new AbortController(),
+    tracker,
     timedOut: false,
     cancel(): void {
       timer?.cancel();
@@ -413,7 +419,7 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
   if (timeout !== undefined) {
     timer = setLongTimeout(() => {
       flight.timedOut = true;
-      interruptRequest(flight.tracker, flight.controller, new HttpTimeoutError('total', `${what} timed out after ${timeout} ms (timeout)`));
+      interruptRequest(tracker, new HttpTimeoutError('total', `${what} timed out after ${timeout} ms (timeout)`));
     }, timeout, undefined);
   }
   let body: Readable | undefined;
@@ -424,30 +430,37 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
     try {
       // One park per request: reading the body is chained onto the response promise, so the
       // greenlet is woken once, with everything, rather than once for the headers and again for
-      // the body (each wake-up of a parked greenlet costs a thread hand-off).
+      // the body.
+      const sent = undiciRequest(parsed.href, {
+        dispatcher,
+        method: method as Dispatcher.HttpMethod,
+        headers: headers as Record<string, string>,
+        body: options.body ?? undefined,
+        signal: tracker.abortController?.signal,
+        headersTimeout: undiciTime(options.headersTimeout, 'headersTimeout'),
+        bodyTimeout: undiciTime(options.bodyTimeout, 'bodyTimeout'),
+        maxRedirections: number(options.maxRedirections, 'maxRedirections', 0) ?? 0,
+        [kTracker]: tracker,
+      } as Parameters<typeof undiciRequest>[1]).then((received): Promise<[Dispatcher.ResponseData<unknown>, Buffer | undefined]> | [Dispatcher.ResponseData<unknown>, undefined] => {
+        body = received.body;
+        const decodedBody = decompress ? decoded(received.body, received.headers as Headers) : undefined;
+        if (decodedBody !== undefined) body = decodedBody;
+        if (options.stream) return [received, undefined];
+        const length = Number((received.headers as Headers)['content-length']);
+        if (length > maxBodySize) {
+          throw new HttpBodyTooLargeError(`${what}: the response body (${length} bytes) is larger than maxBodySize (${maxBodySize} bytes)`);
+        }
+        return readBody(body, maxBodySize, what).then((buffer) => [received, buffer]);
+      });
+      // What the greenlet waits for: the request's outcome, or the reason it was given up on, at
+      // once (a request still waiting for a connection has nothing undici could abort yet).
       [response, data] = wait(
-        undiciRequest(parsed, {
-          dispatcher,
-          method: method as Dispatcher.HttpMethod,
-          headers: headers as Record<string, string>,
-          body: options.body ?? undefined,
-          signal: flight.controller.signal,
-          headersTimeout: undiciTime(options.headersTimeout, 'headersTimeout'),
-          bodyTimeout: undiciTime(options.bodyTimeout, 'bodyTimeout'),
-          maxRedirections: number(options.maxRedirections, 'maxRedirections', 0) ?? 0,
-          [kTracker]: flight.tracker,
-        } as Parameters<typeof undiciRequest>[1]).then((received): Promise<[Dispatcher.ResponseData<unknown>, Buffer | undefined]> | [Dispatcher.ResponseData<unknown>, undefined] => {
-          body = received.body;
-          const decodedBody = decompress ? decoded(received.body, received.headers as Headers) : undefined;
-          if (decodedBody !== undefined) body = decodedBody;
-          if (options.stream) return [received, undefined];
-          const length = Number((received.headers as Headers)['content-length']);
-          if (length > maxBodySize) {
-            throw new HttpBodyTooLargeError(`${what}: the response body (${length} bytes) is larger than maxBodySize (${maxBodySize} bytes)`);
-          }
-          return readBody(body, maxBodySize, what).then((buffer) => [received, buffer]);
+        new Promise<[Dispatcher.ResponseData<unknown>, Buffer | undefined]>((resolve, reject) => {
+          tracker.fail = reject;
+          sent.then(resolve, reject);
         }),
       );
+      tracker.fail = undefined;
     } catch (error) {
       throw httpError(error, what, flight.timedOut);
     }
@@ -456,12 +469,12 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
     if (options.stream) {
       return new HttpStreamResponse(response.statusCode, responseHeaders, body!, parsed.href, what, maxBodySize, readTimeout, flight);
     }
-    flight.tracker.socket = undefined;
+    tracker.socket = undefined;
     return new HttpResponse(response.statusCode, responseHeaders, data!, parsed.href);
   } finally {
     if (!done) {
       // Failed or interrupted (a kill, a Timeout): abandon the request and free its connection.
-      interruptRequest(flight.tracker, flight.controller);
+      interruptRequest(tracker);
       body?.destroy();
     }
     if (!options.stream || !done) flight.cancel();
