@@ -67,7 +67,6 @@ class Addon : public Host {
   Fiber* RunEntry(Fiber* fiber, bool* terminated) override;
   void OnRunning(Fiber* fiber) override;
   void OnSuspended(Fiber* fiber) override;
-  void OnStarted(Fiber* fiber) override;
   void OnDead(Fiber* fiber) override;
 
   void Orphan(Fiber* fiber);
@@ -249,30 +248,7 @@ Fiber* Addon::RunEntry(Fiber* fiber, bool* terminated) {
   return next != nullptr && next->fiber_->owner() == state_ ? next->fiber_ : nullptr;
 }
 
-// What a started fiber costs outside V8's heap, told to V8 so that its GC runs as often as that
-// memory warrants: its touched stack pages (16-26 KB parked) and its kernel thread (task and kernel
-// stack), about 64 KiB. Without it a synchronous loop that drops suspended fibers allocates too
-// little on the JavaScript heap to start a GC, and every dropped fiber keeps its thread until one
-// runs. V8 starts a GC each time outside memory grew 64 MB since the last one: every 1,024 fibers.
-// Past 1,024 live fibers each new one reports less (1,024/live of it), so a burst of live fibers,
-// which no GC can free, costs a GC at each e-fold of the count (1k, 2.7k, 7.4k, 20k) rather than
-// one per 1,024, each of which walks every suspended fiber's stack.
-constexpr int64_t kExternalBytesPerFiber = 64 * 1024;
-constexpr int64_t kExternalFullCount = 1024;
-
-void Addon::OnStarted(Fiber* fiber) {
-  const int64_t live = static_cast<int64_t>(state_->started_count());
-  fiber->external_bytes = live <= kExternalFullCount ? kExternalBytesPerFiber : kExternalBytesPerFiber * kExternalFullCount / live;
-  int64_t total = 0;
-  napi_adjust_external_memory(env_, fiber->external_bytes, &total);
-}
-
-void Addon::OnDead(Fiber* fiber) {
-  OnSuspended(fiber);
-  int64_t total = 0;
-  napi_adjust_external_memory(env_, -fiber->external_bytes, &total);
-  fiber->external_bytes = 0;
-}
+void Addon::OnDead(Fiber* fiber) { OnSuspended(fiber); }
 
 // Records a fiber whose handle was collected (any state; may run inside the GC).
 void Addon::Orphan(Fiber* fiber) {

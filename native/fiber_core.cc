@@ -194,7 +194,7 @@ IsolateState::IsolateState(v8::Isolate* isolate, v8::Local<v8::Context> context,
     DonorSlots slots;
     slots.take = &TakeThreadSlot;
     slots.give = &GiveThreadSlots;
-    tcb_ = new TcbBackend(kStackSize, kStackReserve, slots);
+    tcb_ = new TcbBackend(kStackSize, kStackReserve, slots, policy_.idle_ms, policy_.idle_keep);
     return;  // one kernel thread: nothing to pin
   }
   if (policy_.pin) {
@@ -219,6 +219,20 @@ Baton* IsolateState::BatonOf(Fiber* fiber) {
   return fiber->is_main_ ? &main_baton_ : &fiber->worker_->baton_;
 }
 
+// A dropped suspended fiber holds its thread (or donor) until a GC finds its handle, and a loop
+// that drops fibers may allocate too little JavaScript memory to start one: when the started
+// fibers reach gc_hint_at_, V8 is told of memory pressure, which starts incremental marking (done
+// by V8's concurrent markers, finished on this thread at its next allocation steps). The next
+// hint waits for twice as many, so a burst of live fibers (which no GC can free) costs a GC per
+// doubling; fibers dying bring the threshold back down, so a loop dropping fibers sees one per
+// 1,024 new ones.
+void IsolateState::NoteStarted() {
+  const size_t live = started_.size();
+  if (live < gc_hint_at_) return;
+  gc_hint_at_ = 2 * live;
+  isolate_->MemoryPressureNotification(v8::MemoryPressureLevel::kModerate);
+}
+
 bool IsolateState::Attach(Fiber* fiber) {
   last_start_capped_ = false;
   if (tcb_ != nullptr) {
@@ -227,8 +241,9 @@ bool IsolateState::Attach(Fiber* fiber) {
       last_start_capped_ = tcb_->last_spawn_capped();
       return false;
     }
+    fiber->stack_release_pending_ = true;
     started_.insert(fiber);
-    host_->OnStarted(fiber);
+    NoteStarted();
     return true;
   }
   Worker* worker = nullptr;
@@ -270,7 +285,7 @@ bool IsolateState::Attach(Fiber* fiber) {
   fiber->worker_ = worker;
   fiber->stack_release_pending_ = true;
   started_.insert(fiber);
-  host_->OnStarted(fiber);
+  NoteStarted();
   return true;
 }
 
@@ -431,6 +446,10 @@ bool IsolateState::Transfer(Fiber* target) {
     v8::Unlocker unlocker(isolate_);
     if (tcb_ != nullptr) {
       // Runs the target on this thread; returns when some fiber switches back to this one.
+      if (self->stack_release_pending_) {
+        self->stack_release_pending_ = false;  // the first suspension reaches deepest
+        TcbBackend::ReleaseStackBelow(self->donor_);
+      }
       tcb_->Switch(ContextOf(self), ContextOf(target));
     } else {
       BatonOf(target)->Post();
@@ -474,12 +493,12 @@ void IsolateState::RunFiber(Worker* worker) {
 void IsolateState::RunOnDonor(void* arg) {
   Fiber* fiber = static_cast<Fiber*>(arg);
   IsolateState* self = fiber->owner_;
-  TcbContext* context = TcbBackend::ContextOf(fiber->donor_);
-  Fiber* next = self->RunToEnd(fiber, self->tcb_->StackLimit(fiber->donor_));
-  // The donor is pooled again but nothing can take it before we leave: only this thread runs the
-  // isolate, and it is here. Its context is rebuilt when it is taken; this one is abandoned.
-  self->tcb_->Switch(context, self->ContextOf(next));
-  __builtin_trap();  // nothing switches to a context abandoned by a dead fiber
+  self->tcb_->Settle();
+  Donor* donor = fiber->donor_;
+  Fiber* next = self->RunToEnd(fiber, self->tcb_->StackLimit(donor));
+  // The donor is pooled once we are off it (its idle keeper may retire it from then on); its
+  // context is rebuilt when it is taken again.
+  self->tcb_->Exit(donor, self->ContextOf(next));
 }
 
 Fiber* IsolateState::RunToEnd(Fiber* fiber, uintptr_t stack_limit) {
@@ -503,10 +522,11 @@ Fiber* IsolateState::RunToEnd(Fiber* fiber, uintptr_t stack_limit) {
     fiber->state_ = FiberState::kDead;
     fiber->continuation_data_.Reset();
     Worker* worker = fiber->worker_;
-    Donor* donor = fiber->donor_;
     fiber->worker_ = nullptr;
     fiber->donor_ = nullptr;
     started_.erase(fiber);
+    // Back to a hint per 1,024 new fibers once dropped ones have been collected.
+    gc_hint_at_ = std::min(gc_hint_at_, std::max(kGcHintMin, 2 * started_.size()));
     host_->OnDead(fiber);
     if (released_.erase(fiber) != 0) delete fiber;
 
@@ -521,9 +541,7 @@ Fiber* IsolateState::RunToEnd(Fiber* fiber, uintptr_t stack_limit) {
       std::lock_guard<std::mutex> lock(pool_mutex_);
       worker->fiber_ = nullptr;
       worker->idle_pos_ = idle_.insert(idle_.end(), worker);
-    } else {
-      tcb_->Recycle(donor);
-    }
+    }  // the in-thread backend pools its donor in RunOnDonor, once off its stack
   }
   return next;
 }

@@ -72,8 +72,6 @@ class Fiber {
 
   // The host's object for this fiber (binding.cc: the FiberHandle), null once collected.
   void* host_data = nullptr;
-  // What the host told V8 this fiber costs outside its heap while started (binding.cc).
-  int64_t external_bytes = 0;
 
  private:
   friend class IsolateState;
@@ -88,8 +86,9 @@ class Fiber {
   Donor* donor_ = nullptr;
   // Set by Teardown(): when this fiber resumes it terminates its JavaScript instead.
   bool terminate_on_resume_ = false;
-  // True from the fiber's start until it first parks in the kernel: that park releases the stack
-  // pages below it (the first switch reaches deepest; doing it on every park costs IPIs).
+  // True from the fiber's start until it first parks in the kernel (thread hand-off) or first
+  // suspends (in-thread backend): that releases the stack pages below it (the first switch reaches
+  // deepest; doing it on every park costs IPIs).
   bool stack_release_pending_ = false;
   // The isolate's continuation-preserved embedder data (Node's AsyncContextFrame) as this fiber
   // left it when it switched away; V8 keeps one per isolate, so each fiber keeps its own here.
@@ -109,8 +108,6 @@ class Host {
   virtual void OnRunning(Fiber* fiber) = 0;
   // Called with the lock held as `fiber` suspends: the host may let it be collected now.
   virtual void OnSuspended(Fiber* fiber) = 0;
-  // Called with the lock held when `fiber` has got its thread (or donor) and is about to start.
-  virtual void OnStarted(Fiber* fiber) = 0;
   // Called with the lock held when a started fiber has died, before its thread is reused.
   virtual void OnDead(Fiber* fiber) = 0;
 };
@@ -159,7 +156,6 @@ class IsolateState {
     uint64_t cold_wakes;  // kThread: the woken thread had parked in the kernel (a futex wake)
   };
   Stats stats();
-  size_t started_count() const { return started_.size(); }
 
  private:
   friend class Worker;
@@ -214,6 +210,10 @@ class IsolateState {
   // Fibers started and not dead (suspended, or running on their thread). Owned jointly with the
   // host: a fiber the host released is deleted when it leaves this set.
   std::unordered_set<Fiber*> started_;
+  // When started_ reaches this, NoteStarted() asks V8 for a GC (see there).
+  static constexpr size_t kGcHintMin = 1024;
+  size_t gc_hint_at_ = kGcHintMin;
+  void NoteStarted();
   // Fibers the host released while started; deleted when they die.
   std::unordered_set<Fiber*> released_;
   // The pool. Guarded by pool_mutex_: pooled threads retire themselves without the isolate lock.

@@ -54,9 +54,8 @@ void FutexWake(std::atomic<uint32_t>* word) {
           0);
 }
 
-// Gives the pages of the calling thread's stack that lie wholly below its stack pointer (less a
-// margin for the madvise call itself) back to the kernel; they read as zeros if touched again.
-// Costs one madvise() when about to park anyway.
+}  // namespace
+
 __attribute__((noinline)) void ReleaseStackBelow(void* stack_lo) {
   constexpr uintptr_t kPage = 4096;
   constexpr uintptr_t kMargin = 256;  // the madvise() call's return address and libc's wrapper
@@ -66,8 +65,6 @@ __attribute__((noinline)) void ReleaseStackBelow(void* stack_lo) {
   const uintptr_t hi = (sp - kMargin) & ~(kPage - 1);  // the page holding sp - kMargin is kept
   if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
-
-}  // namespace
 
 void Baton::Post() {
   // Release: everything the poster wrote (the transfer slot, current fiber) is visible to the

@@ -22,6 +22,12 @@ struct HandoffPolicy {
   size_t idle_keep = 16;
 };
 
+// Gives the pages of the calling thread's stack that lie wholly below its stack pointer (less a
+// margin for the madvise call itself) back to the kernel; they read as zeros if touched again.
+// `stack_lo` is the stack's lowest address. One madvise(): costs TLB-shootdown IPIs, so call it
+// only where it pays (about to park, or a fiber's first suspension).
+void ReleaseStackBelow(void* stack_lo);
+
 class Baton {
  public:
   // Wakes the waiter, or makes its next Wait() return at once. Any thread may call it.

@@ -15,7 +15,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+
+#include "handoff.h"
 #endif
 
 namespace greenfiber {
@@ -26,17 +29,31 @@ bool TcbBackend::Supported(std::string* why) {
   *why = "the in-thread backend needs Linux on x86-64 with glibc";
   return false;
 }
-TcbBackend::TcbBackend(size_t stack_size, size_t reserve, DonorSlots slots)
-    : stack_size_(stack_size), reserve_(reserve), slots_(slots), swap_(nullptr) {}
+TcbBackend::TcbBackend(size_t stack_size, size_t reserve, DonorSlots slots, int64_t idle_ms,
+                       size_t idle_keep)
+    : stack_size_(stack_size),
+      reserve_(reserve),
+      slots_(slots),
+      idle_ms_(idle_ms),
+      idle_keep_(idle_keep),
+      swap_(nullptr) {}
 TcbBackend::~TcbBackend() = default;
 Donor* TcbBackend::Acquire(void (*)(void*), void*) { return nullptr; }
 void TcbBackend::Recycle(Donor*) {}
+void TcbBackend::Exit(Donor*, const TcbContext*) { __builtin_trap(); }
+void TcbBackend::Settle() {}
 TcbContext* TcbBackend::ContextOf(Donor*) { return nullptr; }
 uintptr_t TcbBackend::StackLimit(Donor*) const { return 0; }
 void TcbBackend::Switch(TcbContext*, const TcbContext*) { __builtin_trap(); }
+void TcbBackend::ReleaseStackBelow(Donor*) {}
 void TcbBackend::Shutdown() {}
-size_t TcbBackend::Spawn(size_t) { return 0; }
-size_t TcbBackend::SpawnBatch() const { return 0; }
+size_t TcbBackend::threads() { return 0; }
+size_t TcbBackend::idle() { return 0; }
+Donor* TcbBackend::Spawn(size_t) { return nullptr; }
+size_t TcbBackend::SpawnBatch() { return 0; }
+void* TcbBackend::KeeperMain(void*) { return nullptr; }
+void TcbBackend::Keep() {}
+void TcbBackend::Join(const std::vector<Donor*>&) {}
 
 #else
 
@@ -168,12 +185,15 @@ greenfiber_tcb_park:
 )");
 
 namespace {
-// The donor's own frames (start routine and glibc's start_thread) stay above this much of its
-// stack; fibers use the rest.
+// A donor's stack, from the top: glibc's TCB and static TLS, the donor's own frames (start_thread
+// and Donor::Main) within kDonorFrames, then its park stack of kParkStack, then the fibers' part.
+// The park stack is where the parked donor's stack pointer stays. Not tiny: glibc's set*id
+// broadcast (SIGSETXID) and SIGCANCEL cannot be blocked, so their signal frames and handlers run
+// there, never in a fiber's part. Its pages are touched only by such a signal.
 constexpr size_t kDonorFrames = 16 * 1024;
-// The parked donor's private stack. Not tiny: glibc's set*id broadcast (SIGSETXID) and SIGCANCEL
-// cannot be blocked, so their signal frames and handlers run here.
 constexpr size_t kParkStack = 64 * 1024;
+// Donors retired by the keeper at once, between two looks at Shutdown().
+constexpr size_t kRetireBatch = 64;
 constexpr uint32_t kInitialMxcsr = 0x1f80;
 constexpr uint32_t kInitialFpcw = 0x037f;
 // Donors created at once when the pool runs empty: their start-up overlaps on other cores. At most
@@ -211,12 +231,15 @@ class Donor {
       pthread_attr_destroy(&attr);
     }
     self->stack_lo_ = reinterpret_cast<uintptr_t>(stack_lo);
-    self->stack_top_ =
+    const uintptr_t park_top =
         (reinterpret_cast<uintptr_t>(__builtin_frame_address(0)) - kDonorFrames) & ~uintptr_t{15};
+    // Page-aligned: a parked fiber's frames then start at the top of a page and straddle one page
+    // boundary fewer on average (each page it touches stays resident while it is parked).
+    self->stack_top_ = (park_top - kParkStack) & ~uintptr_t{4095};
     self->context_.fs = CurrentFs();
-    // From here on this thread runs only the assembly loop, on park_stack_.
+    // From here on this thread runs only the assembly loop, on its park stack.
     greenfiber_tcb_park(&self->ready_, &self->release_, &self->park_sp_,
-                        self->park_stack_ + kParkStack);
+                        reinterpret_cast<void*>(park_top));
     return nullptr;
   }
 
@@ -240,16 +263,30 @@ class Donor {
   uint32_t ready_ = 0;
   uint32_t release_ = 0;
   void* park_sp_ = nullptr;
-  char* park_stack_ = new char[kParkStack];
-  ~Donor() { delete[] park_stack_; }
+  // When it was last pooled (steady clock, ns); mutex_ guards it while pooled.
+  int64_t idle_since_ = 0;
 };
+
+namespace {
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 
 bool TcbBackend::Supported(std::string*) { return true; }
 
-TcbBackend::TcbBackend(size_t stack_size, size_t reserve, DonorSlots slots)
-    : stack_size_(stack_size), reserve_(reserve), slots_(slots) {
+TcbBackend::TcbBackend(size_t stack_size, size_t reserve, DonorSlots slots, int64_t idle_ms,
+                       size_t idle_keep)
+    : stack_size_(stack_size),
+      reserve_(reserve),
+      slots_(slots),
+      idle_ms_(idle_ms),
+      idle_keep_(idle_keep) {
   main_.fs = CurrentFs();
-  Spawn(kMinSpawnBatch);  // ready by the time the first fiber starts
+  Donor* first = Spawn(kMinSpawnBatch);  // ready by the time the first fiber starts
+  if (first != nullptr) Recycle(first);
   const char* force = getenv("GREENFIBER_TCB_NO_WRFSBASE");
   bool wrfsbase = (getauxval(AT_HWCAP2) & 2 /* HWCAP2_FSGSBASE */) != 0;
   if (force != nullptr && force[0] == '1') wrfsbase = false;
@@ -258,11 +295,11 @@ TcbBackend::TcbBackend(size_t stack_size, size_t reserve, DonorSlots slots)
 
 TcbBackend::~TcbBackend() { Shutdown(); }
 
-size_t TcbBackend::Spawn(size_t count) {
+Donor* TcbBackend::Spawn(size_t count) {
   std::vector<Donor*> made;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, stack_size_ + kDonorFrames);
+  pthread_attr_setstacksize(&attr, stack_size_ + kParkStack + kDonorFrames);
   last_spawn_capped_ = false;
   for (size_t i = 0; i < count; ++i) {
     if (slots_.take != nullptr && !slots_.take()) {
@@ -276,25 +313,71 @@ size_t TcbBackend::Spawn(size_t count) {
       break;
     }
     made.push_back(donor);
-    all_.push_back(donor);
   }
   pthread_attr_destroy(&attr);
-  // The first created is taken first: it has had the longest to start.
-  idle_.insert(idle_.end(), made.rbegin(), made.rend());
-  return made.size();
+  if (made.empty()) return nullptr;
+  const int64_t now = NowNs();
+  bool start_keeper;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    all_.insert(made.begin(), made.end());
+    // The first created is taken first (it has had the longest to start): it is returned, and
+    // the second is pooled last.
+    for (size_t i = made.size(); i-- > 1;) {
+      made[i]->idle_since_ = now;
+      idle_.push_back(made[i]);
+    }
+    start_keeper = idle_ms_ > 0 && !keeper_started_ && !stopping_ && all_.size() > idle_keep_;
+    if (keeper_waiting_ && idle_.size() > idle_keep_) {
+      keeper_waiting_ = false;
+      keeper_cv_.notify_one();
+    }
+  }
+  if (start_keeper) {
+    // Every signal blocked: the process's signals go to its other threads. A small stack: it runs
+    // only Keep() and pthread_join().
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t keeper_attr;
+    pthread_attr_init(&keeper_attr);
+    pthread_attr_setstacksize(&keeper_attr, 64 * 1024);
+    // If it cannot start, donors are kept, as before; the next Spawn tries again.
+    keeper_started_ = pthread_create(&keeper_, &keeper_attr, &TcbBackend::KeeperMain, this) == 0;
+    pthread_attr_destroy(&keeper_attr);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+  return made.front();
 }
 
-size_t TcbBackend::SpawnBatch() const {
+size_t TcbBackend::SpawnBatch() {
+  std::lock_guard<std::mutex> lock(mutex_);
   return std::clamp<size_t>(all_.size() / 8, kMinSpawnBatch, kMaxSpawnBatch);
 }
 
 Donor* TcbBackend::Acquire(void (*entry)(void*), void* arg) {
-  if (idle_.empty() && Spawn(SpawnBatch()) == 0) return nullptr;
-  Donor* donor = idle_.back();
-  idle_.pop_back();
+  Donor* donor = nullptr;
+  bool empty;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!idle_.empty()) {
+      donor = idle_.back();
+      idle_.pop_back();
+    }
+    empty = idle_.empty();
+  }
+  if (donor == nullptr) {
+    donor = Spawn(SpawnBatch());
+    if (donor == nullptr) return nullptr;
+    std::lock_guard<std::mutex> lock(mutex_);
+    empty = idle_.empty();
+  }
   // Creates the next donors ahead of need: they start on other cores while this one runs, so a
   // burst of new fibers rarely waits for a thread to be scheduled. Failure here is not an error.
-  if (idle_.empty()) Spawn(SpawnBatch());
+  if (empty) {
+    Donor* ahead = Spawn(SpawnBatch());
+    if (ahead != nullptr) Recycle(ahead);
+  }
   last_spawn_capped_ = false;
   donor->WaitReady();
   // A fresh frame at the top of the fiber part of the stack, as greenfiber_tcb_swap_* leaves one:
@@ -312,27 +395,123 @@ Donor* TcbBackend::Acquire(void (*entry)(void*), void* arg) {
   return donor;
 }
 
-void TcbBackend::Recycle(Donor* donor) { idle_.push_back(donor); }
+void TcbBackend::Recycle(Donor* donor) {
+  const int64_t now = NowNs();
+  std::lock_guard<std::mutex> lock(mutex_);
+  donor->idle_since_ = now;
+  idle_.push_back(donor);
+  if (keeper_waiting_ && idle_.size() > idle_keep_) {
+    keeper_waiting_ = false;
+    keeper_cv_.notify_one();
+  }
+}
+
+void TcbBackend::Exit(Donor* donor, const TcbContext* to) {
+  // Pooled only once we are off its stack and TCB: from then on the keeper may retire it.
+  leaving_ = donor;
+  swap_(&abandoned_, to);
+  __builtin_trap();  // nothing resumes abandoned_
+}
+
+void TcbBackend::Settle() {
+  if (leaving_ == nullptr) return;
+  Donor* donor = leaving_;
+  leaving_ = nullptr;
+  Recycle(donor);
+}
 
 TcbContext* TcbBackend::ContextOf(Donor* donor) { return &donor->context_; }
 
 uintptr_t TcbBackend::StackLimit(Donor* donor) const { return donor->stack_lo_ + reserve_; }
 
-void TcbBackend::Switch(TcbContext* from, const TcbContext* to) { swap_(from, to); }
+void TcbBackend::Switch(TcbContext* from, const TcbContext* to) {
+  swap_(from, to);
+  Settle();
+}
 
-void TcbBackend::Shutdown() {
-  for (Donor* donor : all_) {
+void TcbBackend::ReleaseStackBelow(Donor* donor) {
+  greenfiber::ReleaseStackBelow(reinterpret_cast<void*>(donor->stack_lo_));
+}
+
+size_t TcbBackend::threads() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return all_.size() + retiring_;
+}
+
+size_t TcbBackend::idle() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return idle_.size();
+}
+
+void* TcbBackend::KeeperMain(void* self) {
+  static_cast<TcbBackend*>(self)->Keep();
+  return nullptr;
+}
+
+void TcbBackend::Keep() {
+  const int64_t idle_ns = idle_ms_ * 1000000;
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stopping_) {
+    const int64_t now = NowNs();
+    std::vector<Donor*> retire;
+    // The least recently pooled first; a donor still starting up was pooled when created and
+    // leaves at once when released (its park loop reads release_ before it waits).
+    while (idle_.size() > idle_keep_ && retire.size() < kRetireBatch &&
+           now - idle_.front()->idle_since_ >= idle_ns) {
+      retire.push_back(idle_.front());
+      all_.erase(idle_.front());
+      idle_.pop_front();
+    }
+    if (!retire.empty()) {
+      retiring_ = retire.size();
+      lock.unlock();
+      Join(retire);
+      lock.lock();
+      retiring_ = 0;
+      continue;
+    }
+    if (idle_.size() > idle_keep_) {
+      const int64_t due = idle_.front()->idle_since_ + idle_ns;
+      keeper_cv_.wait_for(lock, std::chrono::nanoseconds(std::max<int64_t>(due - now, 1000000)));
+    } else {
+      keeper_waiting_ = true;  // Recycle() notifies once the pool outgrows the reserve again
+      keeper_cv_.wait(lock);
+      keeper_waiting_ = false;
+    }
+  }
+}
+
+void TcbBackend::Join(const std::vector<Donor*>& donors) {
+  for (Donor* donor : donors) {
     // Release pairs with the parked loop's read of release_; the wake makes it look.
     __atomic_store_n(&donor->release_, 1, __ATOMIC_RELEASE);
     FutexWake(&donor->release_);
   }
-  for (Donor* donor : all_) {
+  for (Donor* donor : donors) {
     pthread_join(donor->thread_, nullptr);
     delete donor;
   }
-  if (slots_.give != nullptr) slots_.give(all_.size());
-  all_.clear();
-  idle_.clear();
+  if (slots_.give != nullptr && !donors.empty()) slots_.give(donors.size());
+}
+
+void TcbBackend::Shutdown() {
+  if (keeper_started_) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    keeper_cv_.notify_all();
+    pthread_join(keeper_, nullptr);
+    keeper_started_ = false;
+  }
+  std::vector<Donor*> donors;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    donors.assign(all_.begin(), all_.end());
+    all_.clear();
+    idle_.clear();
+  }
+  Join(donors);
 }
 
 #endif  // GREENFIBER_TCB

@@ -19,9 +19,15 @@
 // nothing here because the donor publishes its own register value rather than a computed address.
 #pragma once
 
+#include <pthread.h>
+
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace greenfiber {
@@ -42,8 +48,11 @@ struct DonorSlots {
   void (*give)(size_t count) = nullptr;
 };
 
-// One isolate's donors and its main context. Used only by the thread that owns the isolate (the
-// one that switches), so nothing here is shared across threads except each donor's futex words.
+// One isolate's donors and its main context. Used by the thread that owns the isolate (the one
+// that switches), and by one "keeper" thread that gives idle donors back: a donor left in the pool
+// for `idle_ms` exits, unless the pool is down to `idle_keep` donors (as the thread hand-off's pool
+// does). The pool (idle_, all_) is guarded by mutex_; each donor's futex words are shared with it.
+// The keeper starts when the donors first outnumber `idle_keep` and is joined by Shutdown().
 class TcbBackend {
  public:
   // Whether this process can run the in-thread backend; if not, *why says what is missing.
@@ -51,7 +60,9 @@ class TcbBackend {
 
   // `stack_size`: each donor's stack, of which `reserve` (below V8's stack limit) is kept for the
   // native frames under V8's stack check. Records the calling thread as the main context.
-  TcbBackend(size_t stack_size, size_t reserve, DonorSlots slots = {});
+  // `idle_ms` 0 keeps every donor.
+  TcbBackend(size_t stack_size, size_t reserve, DonorSlots slots = {}, int64_t idle_ms = 0,
+             size_t idle_keep = 0);
   ~TcbBackend();  // Shuts down if Shutdown() was not called.
   TcbBackend(const TcbBackend&) = delete;
   TcbBackend& operator=(const TcbBackend&) = delete;
@@ -61,9 +72,11 @@ class TcbBackend {
   // whether the slots refused it (rather than pthread_create failing).
   Donor* Acquire(void (*entry)(void*), void* arg);
   bool last_spawn_capped() const { return last_spawn_capped_; }
-  // Puts a donor back into the pool. May be called by the fiber running on it: its context is
-  // rebuilt by the next Acquire(), and nothing else runs until that fiber switches away.
-  void Recycle(Donor* donor);
+  // Leaves the dead fiber's `donor` (the running context) for good and resumes *to; the donor is
+  // pooled once nothing runs on it any more (by Settle(), on the resumed side). Never returns.
+  [[noreturn]] void Exit(Donor* donor, const TcbContext* to);
+  // Must be the first call of a fresh context's entry: pools the donor a dead fiber just left.
+  void Settle();
 
   TcbContext* main_context() { return &main_; }
   static TcbContext* ContextOf(Donor* donor);
@@ -72,27 +85,51 @@ class TcbBackend {
 
   // Saves the running context in *from and resumes *to; returns when something resumes *from.
   void Switch(TcbContext* from, const TcbContext* to);
+  // Gives back the pages of the donor's stack below the caller's frame (call on that stack: a
+  // fiber's first suspension, which reaches deepest); they read as zeros if touched again.
+  static void ReleaseStackBelow(Donor* donor);
 
   // Wakes and joins every donor. None may be in use (no fiber started and not dead).
   void Shutdown();
 
-  size_t threads() const { return all_.size(); }
-  size_t idle() const { return idle_.size(); }
+  // Donors alive (in use, pooled, or retiring and not yet joined), and pooled ones.
+  size_t threads();
+  size_t idle();
 
  private:
-  // Creates up to `count` donors and adds them to the pool; returns how many it created.
-  size_t Spawn(size_t count);
+  // Creates up to `count` donors; pools them but the first, which it returns (null if none).
+  Donor* Spawn(size_t count);
   // How many donors to create when the pool runs empty: grows with the pool, bounded.
-  size_t SpawnBatch() const;
+  size_t SpawnBatch();
+  void Recycle(Donor* donor);
+  // The keeper thread: retires donors idle for idle_ms_ beyond idle_keep_, until Shutdown().
+  static void* KeeperMain(void* self);
+  void Keep();
+  // Wakes, joins and frees donors nobody uses, and gives their slots back.
+  void Join(const std::vector<Donor*>& donors);
 
   const size_t stack_size_;
   const size_t reserve_;
   const DonorSlots slots_;
+  const int64_t idle_ms_;
+  const size_t idle_keep_;
   bool last_spawn_capped_ = false;
   TcbContext main_;
-  // Pooled donors, newest last; a donor still starting up is taken last and waited for then.
-  std::vector<Donor*> idle_;
-  std::vector<Donor*> all_;
+  // A dead fiber's donor, pooled by Settle() once its context has been left.
+  Donor* leaving_ = nullptr;
+  // Where Exit() saves the abandoned context of a dead fiber (never resumed).
+  TcbContext abandoned_;
+  std::mutex mutex_;
+  std::condition_variable keeper_cv_;
+  // Pooled donors, least recently used first, newest last; a donor still starting up is taken
+  // last and waited for then. Guarded by mutex_, as are all_, keeper_waiting_ and stopping_.
+  std::deque<Donor*> idle_;
+  std::unordered_set<Donor*> all_;
+  bool keeper_started_ = false;  // owner thread only
+  bool keeper_waiting_ = false;  // the keeper sleeps until notified (nothing to retire)
+  bool stopping_ = false;
+  size_t retiring_ = 0;  // donors the keeper took out of all_ and has not joined yet
+  pthread_t keeper_{};
   void (*swap_)(TcbContext*, const TcbContext*);
 };
 

@@ -4,9 +4,8 @@
 #   scripts/soak-lifecycle.sh [major|system] [runs=20] [filter]
 # A major other than `system` uses .cache/node-<major> and build/abi-* from `npm run test:node -- <major>`.
 # The fiber backend is the environment's (GREENFIBER_BACKEND=tcb|thread). A variant that pins a backend
-# (the idle-* ones pin `thread`: the tcb backend keeps its donor threads) runs whenever
-# GREENFIBER_BACKEND is unset or the same, and is skipped under the other one (it would repeat the
-# very same runs).
+# (idle-* pin `thread`, idle-tcb-* and park-depths-tcb pin `tcb`) runs whenever GREENFIBER_BACKEND is
+# unset or the same, and is skipped under the other one (it would repeat the very same runs).
 # A variant is name|exit code|[node flags] [ENV=value] fixture [args]|stdout check|stderr check; a check
 # is `=text` (exact, `\n` for newlines, trailing newlines ignored; `=` alone: empty), `~regex` (bash ERE
 # that must match somewhere), or nothing (not checked). Checks cannot contain `|`.
@@ -58,10 +57,18 @@ variants=(
   "cap-park|0|GREENFIBER_MAX_FIBERS=200 fiber-cap.js park|~\"heapWorks\":true|="
   "cap-dropped|0|GREENFIBER_MAX_FIBERS=200 fiber-cap.js dropped|~\"unwoundAtLeast\":true|="
   "cap-worker|0|GREENFIBER_MAX_FIBERS=200 fiber-cap.js worker|~\"refused\":\"GF_ERR_FIBER\"|="
-  # 4. the idle pool shrinks (thread backend only)
-  "idle-shrink|0|GREENFIBER_BACKEND=thread GREENFIBER_IDLE_MS=300 GREENFIBER_IDLE_THREADS=4 fiber-idle.js shrink 500|~\"shrunk\":4|="
-  "idle-worker|0|GREENFIBER_BACKEND=thread GREENFIBER_IDLE_MS=300 GREENFIBER_IDLE_THREADS=4 fiber-idle.js worker 500|~\"shrunk\":4|="
+  # 4. the idle pool shrinks (thread hand-off pool and tcb donors); 5. stack pages of parked fibers
+  "idle-shrink|0|GREENFIBER_BACKEND=thread GREENFIBER_IDLE_MS=300 GREENFIBER_IDLE_THREADS=4 fiber-idle.js shrink 500|~\"shrunk\":4,|="
+  "idle-worker|0|GREENFIBER_BACKEND=thread GREENFIBER_IDLE_MS=300 GREENFIBER_IDLE_THREADS=4 fiber-idle.js worker 500|~\"shrunk\":4,|="
   "idle-exit|0|GREENFIBER_BACKEND=thread GREENFIBER_IDLE_MS=300 GREENFIBER_IDLE_THREADS=4 fiber-idle.js exit 500||="
+  "idle-worker-exit|0|GREENFIBER_BACKEND=thread GREENFIBER_IDLE_MS=300 GREENFIBER_IDLE_THREADS=4 fiber-idle.js worker-exit 500||="
+  "idle-tcb-shrink|0|GREENFIBER_BACKEND=tcb GREENFIBER_IDLE_MS=300 GREENFIBER_IDLE_THREADS=4 fiber-idle.js shrink 500|~\"shrunk\":4,|="
+  "idle-tcb-worker|0|GREENFIBER_BACKEND=tcb GREENFIBER_IDLE_MS=300 GREENFIBER_IDLE_THREADS=4 fiber-idle.js worker 500|~\"shrunk\":4,|="
+  "idle-tcb-exit|0|GREENFIBER_BACKEND=tcb GREENFIBER_IDLE_MS=300 GREENFIBER_IDLE_THREADS=4 fiber-idle.js exit 500||="
+  "idle-tcb-worker-exit|0|GREENFIBER_BACKEND=tcb GREENFIBER_IDLE_MS=300 GREENFIBER_IDLE_THREADS=4 fiber-idle.js worker-exit 500||="
+  "idle-tcb-burst|0|GREENFIBER_BACKEND=tcb GREENFIBER_IDLE_MS=1000 GREENFIBER_IDLE_THREADS=16 fiber-idle.js shrink 20000|~\"shrunk\":16,|="
+  "idle-tcb-race|0|GREENFIBER_BACKEND=tcb GREENFIBER_IDLE_MS=1 GREENFIBER_IDLE_THREADS=0 fiber-idle.js shrink 500|~\"shrunk\":0,|="
+  "park-depths-tcb|0|GREENFIBER_BACKEND=tcb fiber-park-depths.js|~\"dead\":true|="
   # 5. dropped suspended fibers unwound without a loop turn
   "orphans-main|0|fiber-orphans-sync.js main 2000|~\"maxThreads\":1?[0-9]{1,3},.*\"unwoundInLoop\":true|="
   "orphans-fiber|0|fiber-orphans-sync.js fiber 2000|~\"maxThreads\":1?[0-9]{1,3},.*\"unwoundInLoop\":true|="

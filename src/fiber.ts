@@ -399,7 +399,7 @@ export interface FiberStats {
   backend: BackendName;
   /** OS threads alive for fibers: running, suspended or pooled (for `'tcb'`: donor threads, parked or lent). */
   threads: number;
-  /** Pooled threads waiting for a new fiber (`'thread'`: given back after GREENFIBER_IDLE_MS beyond the warm reserve; `'tcb'` donors are kept). */
+  /** Pooled threads (`'tcb'`: donors) waiting for a new fiber; given back after GREENFIBER_IDLE_MS beyond a warm reserve of GREENFIBER_IDLE_THREADS. */
   idle: number;
   /** Fibers started and not yet dead. */
   started: number;

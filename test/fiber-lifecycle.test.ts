@@ -230,24 +230,50 @@ describe('the fiber-thread cap', () => {
 });
 
 // The thread hand-off's pool only: the in-thread backend keeps its donors (README "Limits and lifecycle").
-describe('the idle thread pool', () => {
-  const env = { GREENFIBER_IDLE_MS: '500', GREENFIBER_IDLE_THREADS: '4', GREENFIBER_BACKEND: 'thread' };
+// The thread hand-off's pooled threads and the in-thread backend's donors follow one idle policy.
+describe.each(['thread', 'tcb'])('the idle thread pool (%s backend)', (backend) => {
+  const env = { GREENFIBER_IDLE_MS: '500', GREENFIBER_IDLE_THREADS: '4', GREENFIBER_BACKEND: backend };
   it.each(['shrink', 'worker'])('gives idle threads back down to its warm reserve (%s)', (mode) => {
     const result = runFixture('fiber-idle.js', [mode, '1000'], { env });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    const report = json(result.stdout);
-    expect(report).toMatchObject({ ok1: true, ok2: true, shrunk: 4, idle: 4 });
+    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const report = lines[0];
+    expect(report).toMatchObject({ backend, ok1: true, ok2: true, shrunk: 4, idle: 4 });
     // Under load some threads of the burst may already have timed out by its end.
     expect(report.afterBurst).toBeGreaterThan(4);
-    expect(report.afterBurst).toBeLessThanOrEqual(1000);
-    expect(report.osGrowth).toBeLessThanOrEqual(4);
+    expect(report.afterBurst).toBeLessThanOrEqual(1000 + 16);
+    // The keeper thread that retires donors is one more OS thread.
+    expect(report.osGrowth).toBeLessThanOrEqual(backend === 'tcb' ? 5 : 4);
+    if (mode === 'shrink') {
+      expect(report.processThreads).toBe(4);
+    } else {
+      // The worker's threads are all given back to the process-wide count when it ends.
+      expect(lines[1]).toMatchObject({ workerExit: 0 });
+      expect(lines[1].processThreads).toBe(lines[1].mainThreads);
+    }
   });
-  it('exits cleanly while idle threads retire', () => {
-    const result = runFixture('fiber-idle.js', ['exit', '1000'], { env });
+  it('retires threads while fibers come and go (1 ms idle, no warm reserve)', () => {
+    // Every pooled thread is retired almost at once: a fiber's start and end race its retirement.
+    const result = runFixture('fiber-idle.js', ['shrink', '500'], {
+      env: { ...env, GREENFIBER_IDLE_MS: '1', GREENFIBER_IDLE_THREADS: '0' },
+    });
     expect(result.signal).toBeNull();
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ backend, ok1: true, ok2: true, shrunk: 0, idle: 0, processThreads: 0 });
+  });
+  it.each(['exit', 'worker-exit'])('exits cleanly while idle threads retire (%s)', (mode) => {
+    const result = runFixture('fiber-idle.js', [mode, '1000'], { env });
+    expect(result.signal).toBeNull();
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines[0].exiting).toBeGreaterThan(0);
+    if (mode === 'worker-exit') {
+      expect(lines[1]).toMatchObject({ workerExit: 3 });
+      expect(lines[1].processThreads).toBe(lines[1].mainThreads);
+    }
   });
 });
 

@@ -37,10 +37,31 @@ export const kTracker = Symbol('greenfiber.http.tracker');
 let starting: Tracker | undefined;
 dc.subscribe('undici:client:sendHeaders', (message) => {
   if (starting !== undefined) {
-    starting.socket = (message as { socket: net.Socket }).socket;
+    board(starting, (message as { socket: net.Socket }).socket);
     starting = undefined;
   }
 });
+
+// How many tracked requests are on each connection now: HTTP/2 carries many at once on one
+// session, HTTP/1.1 with `pipelining` several in a row. Only a request alone on its connection
+// may destroy it; the others on it would fail with its reason.
+const riders = new WeakMap<net.Socket, number>();
+
+function board(tracker: Tracker, socket: net.Socket): void {
+  leaveSocket(tracker);
+  tracker.socket = socket;
+  riders.set(socket, (riders.get(socket) ?? 0) + 1);
+}
+
+/** The request no longer uses its connection (its response ended, or it was given up on). */
+export function leaveSocket(tracker: Tracker): void {
+  const socket = tracker.socket;
+  if (socket === undefined) return;
+  tracker.socket = undefined;
+  const count = (riders.get(socket) ?? 1) - 1;
+  if (count > 0) riders.set(socket, count);
+  else riders.delete(socket);
+}
 
 /** Forwards every handler call to `inner`, keeping `tracker` told which socket the request is on. */
 class TrackingHandler implements Dispatcher.DispatchHandler {
@@ -74,13 +95,13 @@ class TrackingHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
-    this.tracker.socket = undefined;
+    leaveSocket(this.tracker);
     this.tracker.controller = undefined;
     this.inner.onResponseEnd?.(controller, trailers);
   }
 
   onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
-    this.tracker.socket = undefined;
+    leaveSocket(this.tracker);
     this.tracker.controller = undefined;
     this.inner.onResponseError?.(controller, error);
   }
@@ -92,16 +113,19 @@ const track: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, h
 };
 
 /**
- * Gives up on a request: destroys the connection it is on (if any), aborts it, and rejects what
- * its caller waits for with `reason`. Idempotent.
+ * Gives up on a request: destroys the connection it is on (if it is alone there), aborts it, and
+ * rejects what its caller waits for with `reason`. Idempotent.
  */
 export function interruptRequest(tracker: Tracker, reason?: Error): void {
   if (tracker.interrupted) return;
   tracker.interrupted = true;
   const cause = reason ?? Object.assign(new Error('greenfiber/http: the request was interrupted'), { code: 'ECANCELED' });
+  // An HTTP/2 session is never destroyed for one of its streams: aborting the stream (below) ends
+  // it alone, and the session stays good for the others.
   const socket = tracker.socket;
-  tracker.socket = undefined;
-  if (socket !== undefined && !socket.destroyed) socket.destroy(cause);
+  const alone = socket !== undefined && riders.get(socket) === 1 && (socket as { alpnProtocol?: unknown }).alpnProtocol !== 'h2';
+  leaveSocket(tracker);
+  if (alone && !socket.destroyed) socket.destroy(cause);
   const controller = tracker.controller;
   tracker.controller = undefined;
   if (controller !== undefined && !controller.aborted) controller.abort(cause);
@@ -163,12 +187,17 @@ export function agentFor(connections: number | undefined, connectTimeout: number
 // Dispatchers of the caller's own (options.dispatcher), tracked too, composed once each.
 const composed = new WeakMap<Dispatcher, Dispatcher>();
 
-/** `dispatcher` with the tracking interceptor, or undefined if it cannot take one (no `compose`). */
+/**
+ * `dispatcher` with the tracking interceptor and the redirect interceptor (undici 7's dispatchers
+ * refuse `maxRedirections` themselves), or undefined if it cannot take them (no `compose`). A
+ * request without `maxRedirections` passes the redirect interceptor untouched, so a redirect
+ * interceptor the caller composed in keeps its own default.
+ */
 export function tracked(dispatcher: Dispatcher): Dispatcher | undefined {
   if (typeof dispatcher.compose !== 'function') return undefined;
   let wrapped = composed.get(dispatcher);
   if (wrapped === undefined) {
-    wrapped = dispatcher.compose(track);
+    wrapped = dispatcher.compose(track, interceptors.redirect());
     composed.set(dispatcher, wrapped);
   }
   return wrapped;

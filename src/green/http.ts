@@ -9,8 +9,8 @@ import { assertCanBlock } from '../hub';
 import { Timeout } from '../timeout';
 import { MAX_TIMER_MS, setLongTimeout, type LongTimer } from '../long-timer';
 import { checkOptionalBoolean, checkTimeout, invalidArgument, readOptions } from '../validate';
-import { wait } from '../wait';
-import { agentFor, closeAll, interruptRequest, kTracker, newTracker, tracked, type Tracker } from './http-pool';
+import { Waiter } from '../waiter';
+import { agentFor, closeAll, interruptRequest, kTracker, leaveSocket, newTracker, tracked, type Tracker } from './http-pool';
 import { StreamReader } from './stream-reader';
 
 /** Response headers: lower-case names; a repeated header's values as an array. */
@@ -244,7 +244,7 @@ export class HttpStreamResponse {
       onInterrupted: () => this.close(),
     });
     body.on('end', () => {
-      flight.tracker.socket = undefined;
+      leaveSocket(flight.tracker);
       flight.cancel();
     });
     body.on('error', () => flight.cancel());
@@ -332,20 +332,31 @@ function readBody(body: Readable, limit: number, what: string): Promise<Buffer> 
   });
 }
 
+// Lenient at the end, as curl, browsers and undici's fetch are: a body that stops at a flush point
+// short of the format's trailer is taken as it stands (a broken one still fails). An empty body
+// decodes to nothing.
+const zlibLenient = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+const brotliLenient = { flush: zlib.constants.BROTLI_OPERATION_FLUSH, finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH };
 const decoders: Record<string, () => zlib.Gunzip | zlib.BrotliDecompress | zlib.Inflate> = {
-  gzip: () => zlib.createGunzip(),
-  'x-gzip': () => zlib.createGunzip(),
-  br: () => zlib.createBrotliDecompress(),
-  deflate: () => zlib.createInflate(),
+  gzip: () => zlib.createGunzip(zlibLenient),
+  'x-gzip': () => zlib.createGunzip(zlibLenient),
+  br: () => zlib.createBrotliDecompress(brotliLenient),
+  deflate: () => zlib.createInflate(zlibLenient),
 };
+
+// Responses that have no body whatever their headers say (RFC 9110 6.3, 6.4.1): nothing to decode,
+// and a content-length that is not theirs.
+const nullBodyStatuses = new Set([101, 103, 204, 205, 304]);
+const hasNoBody = (method: string, status: number): boolean => method === 'HEAD' || nullBodyStatuses.has(status);
 
 /**
  * The body decoded per its content-encoding (one known coding), or undefined when it is not
- * encoded or encoded in a way we leave alone. Errors of either stream reach the decoded one.
+ * encoded, encoded in a way we leave alone, or has no body (a HEAD request; 204, 304). Errors of
+ * either stream reach the decoded one.
  */
-function decoded(body: Readable, headers: Headers): Readable | undefined {
+function decoded(body: Readable, headers: Headers, method: string, status: number): Readable | undefined {
   const encoding = headers['content-encoding'];
-  if (typeof encoding !== 'string') return undefined;
+  if (typeof encoding !== 'string' || hasNoBody(method, status)) return undefined;
   const make = decoders[encoding.trim().toLowerCase()];
   if (make === undefined) return undefined;
   const decoder = make();
@@ -386,7 +397,11 @@ export function request(url: string | URL, options: RequestOptions & { stream: t
 export function request(url: string | URL, options?: RequestOptions & { stream?: false }): HttpResponse;
 export function request(url: string | URL, options?: RequestOptions): HttpResponse | HttpStreamResponse;
 export function request(url: string | URL, options: RequestOptions = {}): HttpResponse | HttpStreamResponse {
-  options = checkRequestOptions(options) as RequestOptions;
+  return send(url, checkRequestOptions(options) as RequestOptions);
+}
+
+/** request() with `options` already checked (a plain object of the known keys). */
+function send(url: string | URL, options: RequestOptions): HttpResponse | HttpStreamResponse {
   const parsed = parseUrl(url);
   const method = (options.method ?? 'GET').toUpperCase();
   const timeout = checkTimeout(options.timeout, 'options.timeout');
@@ -395,6 +410,8 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
   const connections = number(options.connections, 'connections', 1);
   const readTimeout = checkTimeout(options.readTimeout, 'options.readTimeout');
   const decompress = options.decompress ?? true;
+  // Left out when not given: a redirect interceptor of the caller's own dispatcher keeps its default.
+  const maxRedirections = number(options.maxRedirections, 'maxRedirections', 0);
   const what = `${method} ${parsed.href}`;
   assertCanBlock();
   const tracker = newTracker();
@@ -403,7 +420,12 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
     dispatcher = agentFor(connections, connectTimeout);
   } else {
     const wrapped = tracked(options.dispatcher);
-    if (wrapped === undefined) tracker.abortController = new AbortController();
+    if (wrapped === undefined) {
+      if (maxRedirections !== undefined && maxRedirections > 0) {
+        throw invalidArgument('options.maxRedirections', '0 (options.dispatcher has no compose() to take undici\'s redirect interceptor)', maxRedirections, true);
+      }
+      tracker.abortController = new AbortController();
+    }
     dispatcher = wrapped ?? options.dispatcher;
   }
   const headers = decompress && !hasHeader(options.headers, 'accept-encoding') ? withHeader(options.headers, 'accept-encoding', 'gzip, br') : options.headers;
@@ -439,14 +461,14 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
         signal: tracker.abortController?.signal,
         headersTimeout: undiciTime(options.headersTimeout, 'headersTimeout'),
         bodyTimeout: undiciTime(options.bodyTimeout, 'bodyTimeout'),
-        maxRedirections: number(options.maxRedirections, 'maxRedirections', 0) ?? 0,
+        maxRedirections,
         [kTracker]: tracker,
       } as Parameters<typeof undiciRequest>[1]).then((received): Promise<[Dispatcher.ResponseData<unknown>, Buffer | undefined]> | [Dispatcher.ResponseData<unknown>, undefined] => {
         body = received.body;
-        const decodedBody = decompress ? decoded(received.body, received.headers as Headers) : undefined;
+        const decodedBody = decompress ? decoded(received.body, received.headers as Headers, method, received.statusCode) : undefined;
         if (decodedBody !== undefined) body = decodedBody;
         if (options.stream) return [received, undefined];
-        const length = Number((received.headers as Headers)['content-length']);
+        const length = hasNoBody(method, received.statusCode) ? 0 : Number((received.headers as Headers)['content-length']);
         if (length > maxBodySize) {
           throw new HttpBodyTooLargeError(`${what}: the response body (${length} bytes) is larger than maxBodySize (${maxBodySize} bytes)`);
         }
@@ -454,12 +476,13 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
       });
       // What the greenlet waits for: the request's outcome, or the reason it was given up on, at
       // once (a request still waiting for a connection has nothing undici could abort yet).
-      [response, data] = wait(
-        new Promise<[Dispatcher.ResponseData<unknown>, Buffer | undefined]>((resolve, reject) => {
-          tracker.fail = reject;
-          sent.then(resolve, reject);
-        }),
+      const waiter = new Waiter<[Dispatcher.ResponseData<unknown>, Buffer | undefined]>();
+      tracker.fail = (reason) => waiter.throw(reason);
+      sent.then(
+        (outcome) => waiter.switch(outcome),
+        (error: unknown) => waiter.throw(error),
       );
+      [response, data] = waiter.get();
       tracker.fail = undefined;
     } catch (error) {
       throw httpError(error, what, flight.timedOut);
@@ -469,7 +492,7 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
     if (options.stream) {
       return new HttpStreamResponse(response.statusCode, responseHeaders, body!, parsed.href, what, maxBodySize, readTimeout, flight);
     }
-    tracker.socket = undefined;
+    leaveSocket(tracker);
     return new HttpResponse(response.statusCode, responseHeaders, data!, parsed.href);
   } finally {
     if (!done) {
@@ -485,7 +508,9 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
 export function get(url: string | URL, options?: Omit<RequestOptions, 'method' | 'body'> & { stream?: false }): HttpResponse;
 export function get(url: string | URL, options: Omit<RequestOptions, 'method' | 'body'> & { stream: true }): HttpStreamResponse;
 export function get(url: string | URL, options: Omit<RequestOptions, 'method' | 'body'> = {}): HttpResponse | HttpStreamResponse {
-  return request(url, { ...checkRequestOptions(options), method: 'GET' } as RequestOptions);
+  const checked = checkRequestOptions(options) as RequestOptions;
+  checked.method = 'GET';
+  return send(url, checked);
 }
 
 export { closeAll, HttpError, HttpTimeoutError, HttpConnectionError, HttpBadUrlError, HttpBodyTooLargeError };
