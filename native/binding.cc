@@ -114,6 +114,9 @@ class FiberHandle : public Napi::ObjectWrap<FiberHandle> {
 
   // new FiberHandle(): a fresh unstarted fiber; new FiberHandle(external): adopts an orphan.
   explicit FiberHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FiberHandle>(info) {
+    // No wrap: the environment stopped (worker.terminate()) between two N-API calls. Inert then,
+    // holding no fiber and no reference (node-addon-api swallowed the error it cannot throw).
+    if (static_cast<napi_ref>(*this) == nullptr) return;
     addon_ = info.Env().GetInstanceData<Addon>();
     if (addon_ == nullptr || addon_->state_ == nullptr) return;  // setup() not called: inert
     ++addon_->refs_;
@@ -178,8 +181,12 @@ class FiberHandle : public Napi::ObjectWrap<FiberHandle> {
     if (napi_check_object_type_tag(env, value, &kHandleTag, &tagged) != napi_ok || !tagged) {
       return nullptr;
     }
-    FiberHandle* handle = Napi::ObjectWrap<FiberHandle>::Unwrap(value.As<Napi::Object>());
-    return handle != nullptr && handle->fiber_ != nullptr ? handle : nullptr;
+    // Raw napi_unwrap: it fails once the environment stops (worker.terminate() from another
+    // thread, even between the tag check and here), and ObjectWrap::Unwrap would throw then.
+    void* unwrapped = nullptr;
+    if (napi_unwrap(env, value, &unwrapped) != napi_ok || unwrapped == nullptr) return nullptr;
+    FiberHandle* handle = static_cast<FiberHandle*>(unwrapped);
+    return handle->fiber_ != nullptr ? handle : nullptr;
   }
 
   // The live handle with this id, or null.

@@ -158,12 +158,14 @@ describe('parking in the kernel', () => {
 
 describe('a worker that alone loads greenfiber', () => {
   // Each used to end in SIGSEGV: the addon's libuv close callback ran after the worker unloaded it.
-  it.each(['plain', 'fibers', 'switching', 'exit', 'generators', 'greenlets', 'nested'])('exits cleanly (%s)', (mode) => {
+  // switching, natives: terminate() could stop the environment between two N-API calls of a native
+  // function (Node 24/26: node-addon-api's throw of that failure aborted the process, 1 run in 5).
+  it.each(['plain', 'fibers', 'switching', 'natives', 'exit', 'generators', 'greenlets', 'nested'])('exits cleanly (%s)', (mode) => {
     const result = runFixture('lifecycle-worker-only.js', [mode, '2'], { timeout: 30_000 });
     expect(result.signal).toBeNull();
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    const expected: Record<string, number> = { switching: 1, exit: 5 };
+    const expected: Record<string, number> = { switching: 1, natives: 1, exit: 5 };
     for (const worker of json(result.stdout)) expect(worker.code).toBe(expected[mode] ?? 0);
   });
 });

@@ -288,6 +288,22 @@ describe('error reporting', () => {
   });
 });
 
+describe('spawn() of an async function from a plain script (issue 9 item 8)', () => {
+  it.each([
+    ['joined', 'joined false x undefined\nget threw y false\n', 2],
+    ['unjoined', 'exit true false z\n', 1],
+    ['resolves', 'resolves 42 true 42\n', 0],
+    ['worker', 'joined false x undefined\nget threw y false\nworker says done\nworker exit 0\n', 2],
+  ])('%s: a rejection is the greenlet error, reported once; the process goes on', (mode, stdout, reports) => {
+    const result = runFixture('spawn-async.cjs', [mode as string]);
+    expect(result.signal).toBeNull();
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe(stdout);
+    expect(result.stderr.match(/ failed with Error/g) ?? []).toHaveLength(reports as number);
+    expect(result.stderr).not.toMatch(/UnhandledPromiseRejection|unhandled/i);
+  });
+});
+
 describe('a raw Fiber switched to from the top level that blocks', () => {
   it('makes the top level wait (driving the loop) until the fiber switches back, returns or throws', () => {
     const result = runFixture('hub-raw-fiber.cjs');
