@@ -309,6 +309,8 @@ describe('interrupted requests leave no connection behind', () => {
   };
   const calls: Record<string, (extra: object) => unknown> = {
     'get (no headers)': (extra) => get(`${stallBase}/hang`, extra),
+    // A request that follows redirects carries its tracker in its options (each hop is a dispatch).
+    'get following redirects (no headers)': (extra) => get(`${stallBase}/hang`, { maxRedirections: 2, ...extra }),
     'request POST (no headers)': (extra) => request(`${stallBase}/hang`, { method: 'POST', body: 'x'.repeat(10_000), ...extra }),
     'get (body stalls)': (extra) => get(`${stallBase}/hang-body`, extra),
     'streamed body read()': (extra) => {

@@ -44,23 +44,24 @@ dc.subscribe('undici:client:sendHeaders', (message) => {
 
 // How many tracked requests are on each connection now: HTTP/2 carries many at once on one
 // session, HTTP/1.1 with `pipelining` several in a row. Only a request alone on its connection
-// may destroy it; the others on it would fail with its reason.
-const riders = new WeakMap<net.Socket, number>();
+// may destroy it; the others on it would fail with its reason. Kept on the socket itself under a
+// symbol: a WeakMap entry set and deleted per request cost a crawl more than the rest of tracking.
+const kRiders = Symbol('greenfiber.http.riders');
+type TrackedSocket = net.Socket & { [kRiders]?: number };
 
 function board(tracker: Tracker, socket: net.Socket): void {
   leaveSocket(tracker);
   tracker.socket = socket;
-  riders.set(socket, (riders.get(socket) ?? 0) + 1);
+  const tracked = socket as TrackedSocket;
+  tracked[kRiders] = (tracked[kRiders] ?? 0) + 1;
 }
 
 /** The request no longer uses its connection (its response ended, or it was given up on). */
 export function leaveSocket(tracker: Tracker): void {
-  const socket = tracker.socket;
+  const socket = tracker.socket as TrackedSocket | undefined;
   if (socket === undefined) return;
   tracker.socket = undefined;
-  const count = (riders.get(socket) ?? 1) - 1;
-  if (count > 0) riders.set(socket, count);
-  else riders.delete(socket);
+  socket[kRiders] = Math.max((socket[kRiders] ?? 1) - 1, 0);
 }
 
 /** Forwards every handler call to `inner`, keeping `tracker` told which socket the request is on. */
@@ -107,8 +108,26 @@ class TrackingHandler implements Dispatcher.DispatchHandler {
   }
 }
 
+// The tracker of the request being dispatched now, for the request that dispatchTracked() starts:
+// undici dispatches it synchronously, before request() returns.
+let dispatching: Tracker | undefined;
+
+/** Runs `start` (an undici call that dispatches one request at once) with that request tracked by `tracker`. */
+export function dispatchTracked<T>(tracker: Tracker, start: () => T): T {
+  dispatching = tracker;
+  try {
+    return start();
+  } finally {
+    dispatching = undefined;
+  }
+}
+
 const track: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, handler) => {
-  const tracker = (options as { [kTracker]?: Tracker })[kTracker];
+  let tracker = (options as { [kTracker]?: Tracker })[kTracker];
+  if (tracker === undefined && dispatching !== undefined) {
+    tracker = dispatching;
+    dispatching = undefined; // one request only
+  }
   return dispatch(options, tracker === undefined ? handler : new TrackingHandler(handler, tracker));
 };
 
@@ -123,7 +142,7 @@ export function interruptRequest(tracker: Tracker, reason?: Error): void {
   // An HTTP/2 session is never destroyed for one of its streams: aborting the stream (below) ends
   // it alone, and the session stays good for the others.
   const socket = tracker.socket;
-  const alone = socket !== undefined && riders.get(socket) === 1 && (socket as { alpnProtocol?: unknown }).alpnProtocol !== 'h2';
+  const alone = socket !== undefined && (socket as TrackedSocket)[kRiders] === 1 && (socket as { alpnProtocol?: unknown }).alpnProtocol !== 'h2';
   leaveSocket(tracker);
   if (alone && !socket.destroyed) socket.destroy(cause);
   const controller = tracker.controller;
@@ -160,9 +179,13 @@ dc.subscribe('undici:client:connected', (message) => {
 // The shared keep-alive pools: undici Agents (one Pool per origin each), by connection settings,
 // with every socket they opened, connecting ones included (closeAll() destroys them all; undici's
 // destroy() leaves a connection still being established to finish connecting first).
-const agents = new Map<string, { agent: Agent; dispatcher: Dispatcher; sockets: Set<net.Socket> }>();
+const agents = new Map<string, { agent: Agent; dispatcher: Dispatcher; redirecting: Dispatcher; sockets: Set<net.Socket> }>();
 
-export function agentFor(connections: number | undefined, connectTimeout: number): Dispatcher {
+/**
+ * The shared pool for these settings, tracked; with undici's redirect interceptor only when the
+ * request follows redirects (`redirects` > 0): on every other request it only copies the options.
+ */
+export function agentFor(connections: number | undefined, connectTimeout: number, redirects: number | undefined): Dispatcher {
   const key = `${connections ?? ''}/${connectTimeout}`;
   let entry = agents.get(key);
   if (entry === undefined) {
@@ -178,14 +201,14 @@ export function agentFor(connections: number | undefined, connectTimeout: number
     };
     const agent = new Agent({ connections: connections ?? null, connect });
     // track first: it sees each hop of a redirect on its own connection.
-    entry = { agent, dispatcher: agent.compose(track, interceptors.redirect()), sockets };
+    entry = { agent, dispatcher: agent.compose(track), redirecting: agent.compose(track, interceptors.redirect()), sockets };
     agents.set(key, entry);
   }
-  return entry.dispatcher;
+  return redirects === undefined || redirects === 0 ? entry.dispatcher : entry.redirecting;
 }
 
 // Dispatchers of the caller's own (options.dispatcher), tracked too, composed once each.
-const composed = new WeakMap<Dispatcher, Dispatcher>();
+const composed = new WeakMap<Dispatcher, { plain: Dispatcher; redirecting: Dispatcher }>();
 
 /**
  * `dispatcher` with the tracking interceptor and the redirect interceptor (undici 7's dispatchers
@@ -193,14 +216,15 @@ const composed = new WeakMap<Dispatcher, Dispatcher>();
  * request without `maxRedirections` passes the redirect interceptor untouched, so a redirect
  * interceptor the caller composed in keeps its own default.
  */
-export function tracked(dispatcher: Dispatcher): Dispatcher | undefined {
+export function tracked(dispatcher: Dispatcher, redirects: number | undefined): Dispatcher | undefined {
   if (typeof dispatcher.compose !== 'function') return undefined;
   let wrapped = composed.get(dispatcher);
   if (wrapped === undefined) {
-    wrapped = dispatcher.compose(track, interceptors.redirect());
+    wrapped = { plain: dispatcher.compose(track), redirecting: dispatcher.compose(track, interceptors.redirect()) };
     composed.set(dispatcher, wrapped);
   }
-  return wrapped;
+  // Our redirect interceptor passes a request without redirects (undefined or 0) on untouched.
+  return redirects === undefined || redirects === 0 ? wrapped.plain : wrapped.redirecting;
 }
 
 /**

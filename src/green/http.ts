@@ -3,14 +3,14 @@
 // errors (src/errors.ts HttpError family); bodies buffered with a size limit, or read in chunks.
 import { pipeline, type Readable } from 'node:stream';
 import zlib = require('node:zlib');
-import { request as undiciRequest, type Dispatcher } from 'undici';
+import { Dispatcher, request as undiciRequest } from 'undici';
 import { FiberExit, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError } from '../errors';
 import { assertCanBlock } from '../hub';
 import { Timeout } from '../timeout';
 import { MAX_TIMER_MS, setLongTimeout, type LongTimer } from '../long-timer';
 import { checkOptionalBoolean, checkTimeout, invalidArgument, readOptions } from '../validate';
 import { Waiter } from '../waiter';
-import { agentFor, closeAll, interruptRequest, kTracker, leaveSocket, newTracker, tracked, type Tracker } from './http-pool';
+import { agentFor, closeAll, dispatchTracked, interruptRequest, kTracker, leaveSocket, newTracker, tracked, type Tracker } from './http-pool';
 import { StreamReader } from './stream-reader';
 
 /** Response headers: lower-case names; a repeated header's values as an array. */
@@ -400,6 +400,17 @@ export function request(url: string | URL, options: RequestOptions = {}): HttpRe
   return send(url, checkRequestOptions(options) as RequestOptions);
 }
 
+const dispatcherRequest = Dispatcher.prototype.request as (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData<unknown>>;
+
+/**
+ * undici's request() on `dispatcher` with `options` (origin and path included). A dispatcher that
+ * is not an undici Dispatcher (only `dispatch()`) goes through undici.request(), which takes any.
+ */
+function startRequest(dispatcher: Dispatcher, url: URL, options: Record<string | symbol, unknown>): Promise<Dispatcher.ResponseData<unknown>> {
+  if (dispatcher instanceof Dispatcher) return dispatcherRequest.call(dispatcher, options as unknown as Dispatcher.RequestOptions);
+  return undiciRequest(url, { ...options, origin: undefined, path: undefined, dispatcher } as unknown as Parameters<typeof undiciRequest>[1]);
+}
+
 /** request() with `options` already checked (a plain object of the known keys). */
 function send(url: string | URL, options: RequestOptions): HttpResponse | HttpStreamResponse {
   const parsed = parseUrl(url);
@@ -417,9 +428,9 @@ function send(url: string | URL, options: RequestOptions): HttpResponse | HttpSt
   const tracker = newTracker();
   let dispatcher: Dispatcher;
   if (options.dispatcher === undefined) {
-    dispatcher = agentFor(connections, connectTimeout);
+    dispatcher = agentFor(connections, connectTimeout, maxRedirections);
   } else {
-    const wrapped = tracked(options.dispatcher);
+    const wrapped = tracked(options.dispatcher, maxRedirections);
     if (wrapped === undefined) {
       if (maxRedirections !== undefined && maxRedirections > 0) {
         throw invalidArgument('options.maxRedirections', '0 (options.dispatcher has no compose() to take undici\'s redirect interceptor)', maxRedirections, true);
@@ -453,17 +464,24 @@ function send(url: string | URL, options: RequestOptions): HttpResponse | HttpSt
       // One park per request: reading the body is chained onto the response promise, so the
       // greenlet is woken once, with everything, rather than once for the headers and again for
       // the body.
-      const sent = undiciRequest(parsed.href, {
-        dispatcher,
-        method: method as Dispatcher.HttpMethod,
-        headers: headers as Record<string, string>,
+      // What undici.request(url, options) would build, built once here: it would parse the URL
+      // again and copy the options.
+      const requestOptions: Record<string | symbol, unknown> = {
+        origin: parsed.origin,
+        path: parsed.pathname + parsed.search,
+        method,
+        headers,
         body: options.body ?? undefined,
         signal: tracker.abortController?.signal,
         headersTimeout: undiciTime(options.headersTimeout, 'headersTimeout'),
         bodyTimeout: undiciTime(options.bodyTimeout, 'bodyTimeout'),
         maxRedirections,
-        [kTracker]: tracker,
-      } as Parameters<typeof undiciRequest>[1]).then((received): Promise<[Dispatcher.ResponseData<unknown>, Buffer | undefined]> | [Dispatcher.ResponseData<unknown>, undefined] => {
+      };
+      // A redirect's later hops are dispatched with a copy of these options, so the tracker goes
+      // in them; otherwise it is handed over beside them: a symbol key among the options sends
+      // undici's copies of them down V8's slow path (a new hidden class per request).
+      if (maxRedirections !== undefined && maxRedirections > 0) requestOptions[kTracker] = tracker;
+      const sent = dispatchTracked(tracker, () => startRequest(dispatcher, parsed, requestOptions)).then((received): Promise<[Dispatcher.ResponseData<unknown>, Buffer | undefined]> | [Dispatcher.ResponseData<unknown>, undefined] => {
         body = received.body;
         const decodedBody = decompress ? decoded(received.body, received.headers as Headers, method, received.statusCode) : undefined;
         if (decodedBody !== undefined) body = decodedBody;
