@@ -436,6 +436,14 @@ Napi::Value IdOf(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), handle == nullptr ? -1 : handle->id());
 }
 
+// hold(handle): the caller keeps this fiber referenced while it is started (a live greenlet), so
+// it does not count towards the GC hints for dropped fibers. Ignores anything but a live handle.
+Napi::Value Hold(const Napi::CallbackInfo& info) {
+  FiberHandle* handle = FiberHandle::From(info.Env(), info[0]);
+  if (handle != nullptr && handle->fiber_ != nullptr) handle->fiber_->owner()->SetHeld(handle->fiber_);
+  return info.Env().Undefined();
+}
+
 // state(handle) -> 0 unstarted, 1 running, 2 suspended, 3 dead, -1 not a handle.
 Napi::Value StateOf(const Napi::CallbackInfo& info) {
   FiberHandle* handle = FiberHandle::From(info.Env(), info[0]);
@@ -556,6 +564,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("transfer", Napi::Value(env, transfer));
   exports.Set("idOf", Napi::Function::New(env, IdOf, "idOf"));
   exports.Set("state", Napi::Function::New(env, StateOf, "state"));
+  exports.Set("hold", Napi::Function::New(env, Hold, "hold"));
   exports.Set("current", Napi::Function::New(env, Current, "current"));
   exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
   exports.Set("limits", Napi::Function::New(env, LimitsOf, "limits"));
@@ -565,7 +574,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("runLoopOnce", Napi::Function::New(env, RunLoopOnce, "runLoopOnce"));
   exports.Set("triggerUncaught", Napi::Function::New(env, TriggerUncaught, "triggerUncaught"));
   exports.Set("loopAlive", Napi::Function::New(env, LoopAlive, "loopAlive"));
-  exports.Set("abiVersion", Napi::Number::New(env, 2));
+  exports.Set("abiVersion", Napi::Number::New(env, 3));
   // The V8 ABI this file was compiled for. Node checks it only for non-Node-API addons, and this one
   // registers through Node-API while using V8's API: src/binding.ts compares it before any call.
   exports.Set("nodeModuleVersion", Napi::Number::New(env, NODE_MODULE_VERSION));

@@ -215,6 +215,12 @@ IsolateState::~IsolateState() {
 
 Fiber* IsolateState::NewFiber() { return new Fiber(this); }
 
+void IsolateState::SetHeld(Fiber* fiber) {
+  if (fiber->held_ || fiber->is_main_) return;
+  fiber->held_ = true;
+  if (started_.count(fiber) != 0) ++held_started_;
+}
+
 Baton* IsolateState::BatonOf(Fiber* fiber) {
   return fiber->is_main_ ? &main_baton_ : &fiber->worker_->baton_;
 }
@@ -225,9 +231,10 @@ Baton* IsolateState::BatonOf(Fiber* fiber) {
 // by V8's concurrent markers, finished on this thread at its next allocation steps). The next
 // hint waits for twice as many, so a burst of live fibers (which no GC can free) costs a GC per
 // doubling; fibers dying bring the threshold back down, so a loop dropping fibers sees one per
-// 1,024 new ones.
+// 1,024 new ones. Held fibers (live greenlets) are not counted: a burst of 10,000 greenlets
+// asked for four full GCs, each walking every suspended stack, and none could free one.
 void IsolateState::NoteStarted() {
-  const size_t live = started_.size();
+  const size_t live = Droppable();
   if (live < gc_hint_at_) return;
   gc_hint_at_ = 2 * live;
   isolate_->MemoryPressureNotification(v8::MemoryPressureLevel::kModerate);
@@ -243,6 +250,7 @@ bool IsolateState::Attach(Fiber* fiber) {
     }
     fiber->stack_release_pending_ = true;
     started_.insert(fiber);
+    if (fiber->held_) ++held_started_;
     NoteStarted();
     return true;
   }
@@ -285,6 +293,7 @@ bool IsolateState::Attach(Fiber* fiber) {
   fiber->worker_ = worker;
   fiber->stack_release_pending_ = true;
   started_.insert(fiber);
+  if (fiber->held_) ++held_started_;
   NoteStarted();
   return true;
 }
@@ -524,9 +533,9 @@ Fiber* IsolateState::RunToEnd(Fiber* fiber, uintptr_t stack_limit) {
     Worker* worker = fiber->worker_;
     fiber->worker_ = nullptr;
     fiber->donor_ = nullptr;
-    started_.erase(fiber);
+    if (started_.erase(fiber) != 0 && fiber->held_) --held_started_;
     // Back to a hint per 1,024 new fibers once dropped ones have been collected.
-    gc_hint_at_ = std::min(gc_hint_at_, std::max(kGcHintMin, 2 * started_.size()));
+    gc_hint_at_ = std::min(gc_hint_at_, std::max(kGcHintMin, 2 * Droppable()));
     host_->OnDead(fiber);
     if (released_.erase(fiber) != 0) delete fiber;
 
@@ -566,7 +575,7 @@ void IsolateState::Teardown() {
     Fiber* fiber = *started_.begin();
     fiber->terminate_on_resume_ = true;
     if (fiber->state_ != FiberState::kSuspended) {
-      started_.erase(fiber);  // cannot happen: only the main fiber runs now
+      if (started_.erase(fiber) != 0 && fiber->held_) --held_started_;  // cannot happen: only the main fiber runs now
       continue;
     }
     Transfer(fiber);

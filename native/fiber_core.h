@@ -86,6 +86,8 @@ class Fiber {
   Donor* donor_ = nullptr;
   // Set by Teardown(): when this fiber resumes it terminates its JavaScript instead.
   bool terminate_on_resume_ = false;
+  // Referenced by the host while started (IsolateState::SetHeld).
+  bool held_ = false;
   // True from the fiber's start until it first parks in the kernel (thread hand-off) or first
   // suspends (in-thread backend): that releases the stack pages below it (the first switch reaches
   // deepest; doing it on every park costs IPIs).
@@ -141,6 +143,9 @@ class IsolateState {
   // The host no longer references `fiber`: deleted now if it is unstarted or dead, later (when it
   // dies) if it is started.
   void Release(Fiber* fiber);
+  // The host keeps `fiber` referenced for as long as it is started (a live greenlet): it can never
+  // be dropped while suspended, so it does not count towards NoteStarted()'s GC hints.
+  void SetHeld(Fiber* fiber);
   // Unwinds nothing and runs no JavaScript: terminates every suspended fiber (their JavaScript
   // stops as by TerminateExecution, no finally blocks), then joins the pooled threads. Called on
   // the main fiber when the isolate's environment is torn down.
@@ -210,9 +215,12 @@ class IsolateState {
   // Fibers started and not dead (suspended, or running on their thread). Owned jointly with the
   // host: a fiber the host released is deleted when it leaves this set.
   std::unordered_set<Fiber*> started_;
-  // When started_ reaches this, NoteStarted() asks V8 for a GC (see there).
+  // The started fibers that are held (SetHeld): no GC can free them, so no GC hint is for them.
+  size_t held_started_ = 0;
+  // When the started fibers that are not held reach this, NoteStarted() asks V8 for a GC (see there).
   static constexpr size_t kGcHintMin = 1024;
   size_t gc_hint_at_ = kGcHintMin;
+  size_t Droppable() const { return started_.size() - held_started_; }
   void NoteStarted();
   // Fibers the host released while started; deleted when they die.
   std::unordered_set<Fiber*> released_;

@@ -16,6 +16,8 @@ export interface NativeBinding {
   /** The handle's id for transfer(), or -1 if it is not a live handle. */
   idOf(handle: object): number;
   state(handle: object): number;
+  /** The caller keeps the fiber referenced while it is started: no GC hint counts it. */
+  hold(handle: object): void;
   current(): object;
   stats(): {
     backend: 'thread' | 'tcb';
@@ -155,7 +157,7 @@ function loadFailed(file: string, message: string, target: Target): string {
 }
 
 /** native/binding.cc's abiVersion: what this TypeScript expects of the addon's exports. */
-const kAbiVersion = 2;
+const kAbiVersion = 3;
 
 function load(): NativeBinding {
   if (process.platform !== 'linux') {

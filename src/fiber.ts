@@ -220,6 +220,15 @@ export class Fiber<T = unknown> {
     return fiber.#handle;
   }
 
+  /**
+   * @internal The caller keeps `fiber` referenced for as long as it is started (a live greenlet is
+   * in the live set), so it cannot be dropped while suspended: the native core's GC hints for
+   * dropped fibers leave it out (a burst of greenlets would otherwise ask for a full GC per doubling).
+   */
+  static hold(fiber: Fiber): void {
+    binding.hold(fiber.#handle);
+  }
+
   /** @internal The id binding.transfer() takes. */
   static idOf(fiber: Fiber): number {
     return fiber.#id;

@@ -125,6 +125,7 @@ export class Greenlet<T = unknown> extends Fiber<void> implements Waitable<T> {
     checkFunction(fn, 'fn', 'pass the code the greenlet should run, e.g. spawn(() => { … })');
     const id = nextId++;
     super(runGreenlet as never, { name: fn.name || `Greenlet-${id}`, parent: Fiber.main });
+    Fiber.hold(this); // started, it is in the live set until it finishes
     this.id = id;
     this.#fn = fn;
     this.#args = args;

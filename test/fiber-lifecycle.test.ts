@@ -287,3 +287,22 @@ describe('dropped suspended fibers in a synchronous loop', () => {
     expect(report.maxThreads).toBeLessThan(2000);
   }, 130_000);
 });
+
+describe('GC hints for dropped fibers', () => {
+  // The native core asks V8 for a GC as started fibers pile up, because dropped suspended ones
+  // hold threads until a GC finds them. Live greenlets are always reachable (the live set holds
+  // them), so a burst of them must not ask: each full GC walks every suspended stack for nothing.
+  it('a burst of live greenlets asks for none; as many raw fibers do', () => {
+    const run = (kind: string) => {
+      const result = runFixture('fiber-gc-hints.js', [kind, '6000'], { timeout: 120_000 });
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      return json(result.stdout) as { kind: string; majorGCs: number };
+    };
+    const greenlets = run('greenlets');
+    const fibers = run('fibers');
+    // 6,000 unheld fibers cross the hint thresholds at 1,024, 2,048 and 4,096.
+    expect(fibers.majorGCs).toBeGreaterThanOrEqual(3);
+    expect(greenlets.majorGCs).toBeLessThan(fibers.majorGCs);
+  }, 130_000);
+});
