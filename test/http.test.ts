@@ -44,6 +44,9 @@ beforeAll(async () => {
         case '/redirect':
           res.writeHead(302, { location: '/json' }).end();
           return;
+        case '/headers':
+          res.end(JSON.stringify(req.rawHeaders));
+          return;
         // undici checks headersTimeout and bodyTimeout on a ~1 s tick: these stall for longer.
         case '/slow-headers': {
           const timer = setTimeout(() => res.end('late'), 5000);
@@ -118,6 +121,27 @@ describe('request / get', () => {
       expect([missing.status, missing.ok, missing.text()]).toEqual([404, false, 'not found']);
       const posted = request(`${base}/echo`, { method: 'post', headers: { 'x-test': 'yes' }, body: 'payload' });
       expect(posted.text()).toBe('POST yes payload');
+    });
+  });
+
+  it('takes headers as an object or as [name, value] pairs (repeated names kept); a bad pair is a TypeError naming it', async () => {
+    await inGreenlet(() => {
+      const sent = (options: Parameters<typeof get>[1]) => {
+        const raw = get(`${base}/headers`, options).json() as string[];
+        return Array.from({ length: raw.length / 2 }, (_, i) => [raw[2 * i].toLowerCase(), raw[2 * i + 1]]).filter(([name]) => name.startsWith('x-') || name === 'accept-encoding');
+      };
+      expect(sent({ headers: [['x-a', '1'], ['x-b', '2'], ['x-a', '3']] })).toEqual([['x-a', '1'], ['x-b', '2'], ['x-a', '3'], ['accept-encoding', 'gzip, br']]);
+      expect(sent({ headers: [['x-one', 'only']] })).toEqual([['x-one', 'only'], ['accept-encoding', 'gzip, br']]);
+      expect(sent({ headers: [['Accept-Encoding', 'identity']] })).toEqual([['accept-encoding', 'identity']]);
+      expect(sent({ headers: [['x-a', '1']], decompress: false })).toEqual([['x-a', '1']]);
+      expect(sent({ headers: { 'x-m': ['1', '2'] } })).toEqual([['x-m', '1'], ['x-m', '2'], ['accept-encoding', 'gzip, br']]);
+      // Redirect hops carry them too.
+      expect(get(`${base}/redirect`, { headers: [['x-a', '1']], maxRedirections: 1 }).status).toBe(200);
+      for (const bad of [['x-a', '1'], [['x-a']], [['x-a', 1]], [['x-a', '1', 'x-b']], [null]]) {
+        const error = caught(() => get(`${base}/headers`, { headers: bad as never }));
+        expect(error).toBeInstanceOf(TypeError);
+        expect(error.message).toMatch(/^Expected a \[name, value\] pair of strings for options\.headers\[\d\] but received /);
+      }
     });
   });
 

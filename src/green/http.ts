@@ -20,6 +20,7 @@ export type Headers = Record<string, string | string[] | undefined>;
 export interface RequestOptions {
   /** Default 'GET'. */
   method?: string;
+  /** An object (a repeated header's values as an array), or `[name, value]` pairs in order. */
   headers?: Record<string, string | string[]> | Array<[string, string]>;
   /** A request body: a string (sent as UTF-8) or bytes. */
   body?: string | Uint8Array | null;
@@ -90,6 +91,13 @@ function checkRequestOptions(options: unknown): { [K in (typeof requestKeys)[num
   if (read.method !== undefined && typeof read.method !== 'string') throw invalidArgument('options.method', 'a string such as "GET"', read.method);
   const { headers, body, dispatcher } = read;
   if (headers !== undefined && headers !== null && typeof headers !== 'object') throw invalidArgument('options.headers', 'an object or an array of [name, value] pairs', headers);
+  if (Array.isArray(headers)) {
+    headers.forEach((pair: unknown, i) => {
+      if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
+        throw invalidArgument(`options.headers[${i}]`, 'a [name, value] pair of strings', pair);
+      }
+    });
+  }
   if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
     throw invalidArgument('options.body', 'a string, a Uint8Array (Buffer) or null', body);
   }
@@ -380,6 +388,11 @@ function withHeader(headers: RequestOptions['headers'], name: string, value: str
   return { ...headers, [name]: value };
 }
 
+/** `headers` as undici takes them: an array of pairs flattened to [name, value, name, value, …]. */
+function undiciHeaders(headers: RequestOptions['headers']): Record<string, string | string[]> | string[] | undefined | null {
+  return Array.isArray(headers) ? headers.flat() : headers;
+}
+
 /**
  * Sends an HTTP request and blocks until the response (and, unless `stream` is set, its whole
  * body) has arrived. Any status is a response, not an error. Connections are kept alive and
@@ -439,7 +452,7 @@ function send(url: string | URL, options: RequestOptions): HttpResponse | HttpSt
     }
     dispatcher = wrapped ?? options.dispatcher;
   }
-  const headers = decompress && !hasHeader(options.headers, 'accept-encoding') ? withHeader(options.headers, 'accept-encoding', 'gzip, br') : options.headers;
+  const headers = undiciHeaders(decompress && !hasHeader(options.headers, 'accept-encoding') ? withHeader(options.headers, 'accept-encoding', 'gzip, br') : options.headers);
   let timer: LongTimer | undefined;
   const flight: Flight = {
     tracker,
