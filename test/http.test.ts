@@ -145,6 +145,36 @@ describe('request / get', () => {
     });
   });
 
+  it('sends a URL\'s user:password as Basic authorization (unless headers have one) and shows the password nowhere', async () => {
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as net.AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    await inGreenlet(() => {
+      const authorization = (response: { json(): unknown }) => {
+        const raw = response.json() as string[];
+        const at = raw.findIndex((name, i) => i % 2 === 0 && name.toLowerCase() === 'authorization');
+        return at < 0 ? undefined : raw[at + 1];
+      };
+      const basic = (credentials: string) => `Basic ${Buffer.from(credentials).toString('base64')}`;
+      const withUser = base.replace('http://', 'http://us%40er:p%3Ass%20w@');
+      const response = get(`${withUser}/headers?q=1#f`);
+      expect(authorization(response)).toBe(basic('us@er:p:ss w'));
+      expect(response.url).toBe(`${base}/headers?q=1#f`);
+      expect(authorization(get(new URL(`${base.replace('http://', 'http://ann@')}/headers`)))).toBe(basic('ann:'));
+      expect(authorization(get(`${withUser}/headers`, { headers: { Authorization: 'Bearer t' } }))).toBe('Bearer t');
+      expect(authorization(get(`${withUser}/headers`, { headers: [['authorization', 'Bearer p']] }))).toBe('Bearer p');
+      expect(authorization(get(`${base}/headers`))).toBeUndefined();
+      const refused = caught(() => get(`http://u:secret@127.0.0.1:${port}/`));
+      expect(refused).toBeInstanceOf(HttpConnectionError);
+      expect(refused.message).toContain(`http://127.0.0.1:${port}/`);
+      expect(refused.message).not.toContain('secret');
+      const bad = caught(() => get('ftp://u:secret@127.0.0.1/'));
+      expect(bad).toBeInstanceOf(HttpBadUrlError);
+      expect(bad.message).not.toContain('secret');
+    });
+  });
+
   it('keeps connections alive in one pool per origin, shared by greenlets', async () => {
     await inGreenlet(() => {
       closeAll();

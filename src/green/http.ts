@@ -137,9 +137,31 @@ function parseUrl(url: string | URL): URL {
     throw new HttpBadUrlError(`not a valid absolute URL: ${JSON.stringify(String(url))}`, { cause: error });
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    takeCredentials(parsed);
     throw new HttpBadUrlError(`expected an http: or https: URL but received ${JSON.stringify(parsed.href)}`);
   }
   return parsed;
+}
+
+/**
+ * Removes `url`'s userinfo, so that no message, error or response.url shows a password; returns
+ * it decoded as `user:password` (sent as Basic authorization, as Node's http.request() does), or
+ * undefined if it had none.
+ */
+function takeCredentials(url: URL): string | undefined {
+  if (url.username === '' && url.password === '') return undefined;
+  const credentials = `${decodeUserinfo(url.username)}:${decodeUserinfo(url.password)}`;
+  url.username = '';
+  url.password = '';
+  return credentials;
+}
+
+function decodeUserinfo(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part; // a lone '%' (the URL parser keeps it): taken as written
+  }
 }
 
 const connectionCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
@@ -400,7 +422,8 @@ function undiciHeaders(headers: RequestOptions['headers']): Record<string, strin
  * `decompress`).
  *
  * A request interrupted in any way (its `timeout`, a Timeout, a kill, a failure) is aborted and
- * the connection it was on is destroyed, not left to the pool.
+ * the connection it was on is destroyed, not left to the pool. A URL's `user:password@` goes as
+ * Basic authorization (unless `headers` have one) and is left out of messages and `response.url`.
  * @throws HttpBadUrlError, HttpConnectionError (refused, reset, host not found),
  *   HttpTimeoutError (`phase`), HttpBodyTooLargeError (also for a body that decodes past
  *   maxBodySize), HttpError (anything else, with `cause`); undici's InvalidArgumentError for bad
@@ -427,6 +450,7 @@ function startRequest(dispatcher: Dispatcher, url: URL, options: Record<string |
 /** request() with `options` already checked (a plain object of the known keys). */
 function send(url: string | URL, options: RequestOptions): HttpResponse | HttpStreamResponse {
   const parsed = parseUrl(url);
+  const credentials = takeCredentials(parsed);
   const method = (options.method ?? 'GET').toUpperCase();
   const timeout = checkTimeout(options.timeout, 'options.timeout');
   const connectTimeout = undiciTime(options.connectTimeout, 'connectTimeout') ?? DEFAULT_CONNECT_TIMEOUT;
@@ -452,7 +476,11 @@ function send(url: string | URL, options: RequestOptions): HttpResponse | HttpSt
     }
     dispatcher = wrapped ?? options.dispatcher;
   }
-  const headers = undiciHeaders(decompress && !hasHeader(options.headers, 'accept-encoding') ? withHeader(options.headers, 'accept-encoding', 'gzip, br') : options.headers);
+  let given = options.headers;
+  if (credentials !== undefined && !hasHeader(given, 'authorization')) {
+    given = withHeader(given, 'authorization', `Basic ${Buffer.from(credentials).toString('base64')}`);
+  }
+  const headers = undiciHeaders(decompress && !hasHeader(given, 'accept-encoding') ? withHeader(given, 'accept-encoding', 'gzip, br') : given);
   let timer: LongTimer | undefined;
   const flight: Flight = {
     tracker,
