@@ -124,7 +124,7 @@ describe('request / get', () => {
     });
   });
 
-  it('takes headers as an object or as [name, value] pairs (repeated names kept); a bad pair is a TypeError naming it', async () => {
+  it('takes headers as an object or as [name, value] pairs (an array, a Headers, a Map; repeated names kept); a bad pair is a TypeError naming it', async () => {
     await inGreenlet(() => {
       const sent = (options: Parameters<typeof get>[1]) => {
         const raw = get(`${base}/headers`, options).json() as string[];
@@ -135,9 +135,14 @@ describe('request / get', () => {
       expect(sent({ headers: [['Accept-Encoding', 'identity']] })).toEqual([['accept-encoding', 'identity']]);
       expect(sent({ headers: [['x-a', '1']], decompress: false })).toEqual([['x-a', '1']]);
       expect(sent({ headers: { 'x-m': ['1', '2'] } })).toEqual([['x-m', '1'], ['x-m', '2'], ['accept-encoding', 'gzip, br']]);
+      // Any iterable of pairs: a WHATWG Headers, a Map (an object spread of them has no entries).
+      expect(sent({ headers: new Headers({ 'X-H': '1' }) })).toEqual([['x-h', '1'], ['accept-encoding', 'gzip, br']]);
+      expect(sent({ headers: new Headers({ 'accept-encoding': 'identity' }) })).toEqual([['accept-encoding', 'identity']]);
+      expect(sent({ headers: new Map([['x-map', 'v']]) })).toEqual([['x-map', 'v'], ['accept-encoding', 'gzip, br']]);
+      expect(sent({ headers: new Map([['x-map', 'v']]), decompress: false })).toEqual([['x-map', 'v']]);
       // Redirect hops carry them too.
       expect(get(`${base}/redirect`, { headers: [['x-a', '1']], maxRedirections: 1 }).status).toBe(200);
-      for (const bad of [['x-a', '1'], [['x-a']], [['x-a', 1]], [['x-a', '1', 'x-b']], [null]]) {
+      for (const bad of [['x-a', '1'], [['x-a']], [['x-a', 1]], [['x-a', '1', 'x-b']], [null], new Set(['x-a']), new Map([['x-a', 2]])]) {
         const error = caught(() => get(`${base}/headers`, { headers: bad as never }));
         expect(error).toBeInstanceOf(TypeError);
         expect(error.message).toMatch(/^Expected a \[name, value\] pair of strings for options\.headers\[\d\] but received /);

@@ -20,8 +20,11 @@ export type Headers = Record<string, string | string[] | undefined>;
 export interface RequestOptions {
   /** Default 'GET'. */
   method?: string;
-  /** An object (a repeated header's values as an array), or `[name, value]` pairs in order. */
-  headers?: Record<string, string | string[]> | Array<[string, string]>;
+  /**
+   * An object (a repeated header's values as an array), or `[name, value]` pairs in order: an
+   * array of them, or any iterable of them (a WHATWG `Headers`, a `Map`).
+   */
+  headers?: Record<string, string | string[]> | Array<[string, string]> | Iterable<[string, string]>;
   /** A request body: a string (sent as UTF-8) or bytes. */
   body?: string | Uint8Array | null;
   /** The whole request, body included; default: no limit. */
@@ -89,8 +92,13 @@ const requestKeys = ['method', 'headers', 'body', 'timeout', 'connectTimeout', '
 function checkRequestOptions(options: unknown): { [K in (typeof requestKeys)[number]]?: unknown } {
   const read = readOptions(options, 'options', requestKeys);
   if (read.method !== undefined && typeof read.method !== 'string') throw invalidArgument('options.method', 'a string such as "GET"', read.method);
-  const { headers, body, dispatcher } = read;
+  const { body, dispatcher } = read;
+  let { headers } = read;
   if (headers !== undefined && headers !== null && typeof headers !== 'object') throw invalidArgument('options.headers', 'an object or an array of [name, value] pairs', headers);
+  // A Headers or a Map: its [name, value] pairs (spread as an object, it would have none).
+  if (headers !== null && typeof headers === 'object' && !Array.isArray(headers) && typeof (headers as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function') {
+    headers = read.headers = Array.from(headers as Iterable<unknown>);
+  }
   if (Array.isArray(headers)) {
     headers.forEach((pair: unknown, i) => {
       if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
@@ -398,20 +406,23 @@ function decoded(body: Readable, headers: Headers, method: string, status: numbe
   return decoder;
 }
 
-function hasHeader(headers: RequestOptions['headers'], name: string): boolean {
+// `headers` once checkRequestOptions() has taken the pairs out of any other iterable.
+type CheckedHeaders = Record<string, string | string[]> | Array<[string, string]> | undefined | null;
+
+function hasHeader(headers: CheckedHeaders, name: string): boolean {
   if (headers === undefined || headers === null) return false;
   const names = Array.isArray(headers) ? headers.map(([key]) => key) : Object.keys(headers);
   return names.some((key) => String(key).toLowerCase() === name);
 }
 
-function withHeader(headers: RequestOptions['headers'], name: string, value: string): RequestOptions['headers'] {
+function withHeader(headers: CheckedHeaders, name: string, value: string): CheckedHeaders {
   if (headers === undefined || headers === null) return { [name]: value };
   if (Array.isArray(headers)) return [...headers, [name, value]];
   return { ...headers, [name]: value };
 }
 
 /** `headers` as undici takes them: an array of pairs flattened to [name, value, name, value, …]. */
-function undiciHeaders(headers: RequestOptions['headers']): Record<string, string | string[]> | string[] | undefined | null {
+function undiciHeaders(headers: CheckedHeaders): Record<string, string | string[]> | string[] | undefined | null {
   return Array.isArray(headers) ? headers.flat() : headers;
 }
 
@@ -476,7 +487,7 @@ function send(url: string | URL, options: RequestOptions): HttpResponse | HttpSt
     }
     dispatcher = wrapped ?? options.dispatcher;
   }
-  let given = options.headers;
+  let given = options.headers as CheckedHeaders;
   if (credentials !== undefined && !hasHeader(given, 'authorization')) {
     given = withHeader(given, 'authorization', `Basic ${Buffer.from(credentials).toString('base64')}`);
   }
