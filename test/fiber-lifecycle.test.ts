@@ -286,6 +286,19 @@ describe('dropped suspended fibers in a synchronous loop', () => {
     expect(report).toMatchObject({ where, count: 3000, sum: 3000, unwoundInLoop: true });
     expect(report.maxThreads).toBeLessThan(2000);
   }, 130_000);
+
+  // Live greenlets are left out of the GC hints (no GC can free them); fibers dropped beside them
+  // must still be. Were the 5,000 greenlets counted, the first hint would wait for ~3,200 dropped
+  // fibers (threshold 8,192 after the burst) and the next for as many again.
+  it('are unwound as soon beside 5,000 live greenlets', () => {
+    const result = runFixture('fiber-orphans-sync.js', ['greenlet', '6000', '5000'], { timeout: 120_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const report = json(result.stdout);
+    expect(report).toMatchObject({ where: 'greenlet', live: 5000, count: 6000, sum: 6000, unwoundInLoop: true });
+    // Threads beyond the greenlets' own: ~1,100-1,800 here; 3,200 and more if they were counted.
+    expect(report.maxThreads).toBeLessThan(2500);
+  }, 130_000);
 });
 
 describe('GC hints for dropped fibers', () => {
