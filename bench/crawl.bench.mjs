@@ -5,8 +5,9 @@
 // same href extraction and JSON lines written to a file. Prints pages/s, medians (see bench/run.mjs).
 // Then the crawl sweep: 10 KB pages from a server process (bench/page-server.mjs), greenfiber
 // greenlets with greenfiber/http against async/await workers on undici, at 10, 100 and 1,000 at
-// once, each greenfiber backend in its own row; every measurement is a fresh process
-// (bench/crawl-sweep-child.mjs), the styles taking turns so that load drift hits them alike.
+// once, each greenfiber backend in its own row, and a longer run at 100 at once for the steady
+// state; every measurement is a fresh process (bench/crawl-sweep-child.mjs), the styles taking
+// turns so that load drift hits them alike.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { appendFile, writeFile } from 'node:fs/promises';
@@ -185,9 +186,12 @@ function geventCrawl(interpreter, out) {
 
 const SWEEP_PAGES = Number(process.env.BENCH_SWEEP_PAGES ?? 4000);
 const SWEEP_BACKENDS = ['tcb', 'thread'];
+// The sweep's runs are short enough that compiling (TurboFan takes a fifth of either process's CPU
+// in a 4,000-page run) weighs on them; one longer run per style shows the steady state.
+const STEADY_PAGES = Number(process.env.BENCH_STEADY_PAGES ?? 20_000);
 
-function sweepOnce(base, style, concurrency, backend) {
-  const child = spawnSync(process.execPath, [join(root, 'bench', 'crawl-sweep-child.mjs'), style, base, String(concurrency), String(SWEEP_PAGES)], {
+function sweepOnce(base, style, concurrency, backend, pages = SWEEP_PAGES) {
+  const child = spawnSync(process.execPath, [join(root, 'bench', 'crawl-sweep-child.mjs'), style, base, String(concurrency), String(pages)], {
     encoding: 'utf8',
     timeout: 5 * 60_000,
     env: { ...process.env, GREENFIBER_BACKEND: backend ?? '' },
@@ -206,15 +210,13 @@ async function crawlSweep() {
       createInterface({ input: pageServer.stdout }).once('line', resolve);
       pageServer.once('exit', (code) => reject(new Error(`page server exited (${code})`)));
     });
-    for (const concurrency of [10, 100, 1000]) {
-      const group = `crawl sweep: ${SWEEP_PAGES} pages of 10 KB, ${concurrency} at once`;
-      const rows = [['async/await', 'async', undefined], ...SWEEP_BACKENDS.map((b) => [`greenfiber, ${b} backend`, 'green', b])];
+    const sweepGroup = (group, pages, concurrency, rows) => {
       const runs = rows.map(() => []);
       const failed = rows.map(() => false);
       for (let run = 0; run < RUNS; run++) {
         for (let k = 0; k < rows.length; k++) {
           const i = (k + run) % rows.length; // rotate who goes first
-          const value = failed[i] ? null : sweepOnce(base, rows[i][1], concurrency, rows[i][2]);
+          const value = failed[i] ? null : sweepOnce(base, rows[i][1], concurrency, rows[i][2], pages);
           if (value === null) failed[i] = true;
           else runs[i].push(value);
         }
@@ -223,7 +225,15 @@ async function crawlSweep() {
         if (failed[i]) console.log(JSON.stringify({ group, note: `${name}: a run failed (see stderr); no figure` }));
         else console.log(JSON.stringify({ group, name, value: +median(runs[i]).toFixed(1), unit: 'pages/s', runs: runs[i].map((v) => +v.toFixed(1)) }));
       });
+    };
+    for (const concurrency of [10, 100, 1000]) {
+      const rows = [['async/await', 'async', undefined], ...SWEEP_BACKENDS.map((b) => [`greenfiber, ${b} backend`, 'green', b])];
+      sweepGroup(`crawl sweep: ${SWEEP_PAGES} pages of 10 KB, ${concurrency} at once`, SWEEP_PAGES, concurrency, rows);
     }
+    sweepGroup(`crawl sweep, steady state: ${STEADY_PAGES} pages of 10 KB, 100 at once`, STEADY_PAGES, 100, [
+      ['async/await', 'async', undefined],
+      ['greenfiber, tcb backend', 'green', 'tcb'],
+    ]);
   } finally {
     pageServer.kill('SIGTERM');
   }

@@ -2,13 +2,25 @@
 // names prebuilt binaries. The naming rule here and in src/binding.ts (the loader) must agree:
 //   prebuilds/<platform>-<arch>/node.abi<NODE_MODULE_VERSION>.<libc>.node
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Puts the built addon at `dest` by copying it beside it and renaming it over: a process that has
+ * the old file loaded keeps its (now unlinked) copy, where copying over it in place would change
+ * the code under it and crash it.
+ */
+export function installAddon(built, dest) {
+  mkdirSync(dirname(dest), { recursive: true });
+  const temporary = `${dest}.${process.pid}.tmp`;
+  copyFileSync(built, temporary);
+  renameSync(temporary, dest);
+}
 
 /** The Node.js majors greenfiber ships prebuilt binaries for (linux-x64, glibc). */
 export const SUPPORTED_MAJORS = [20, 22, 24, 26];

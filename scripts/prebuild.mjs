@@ -7,9 +7,9 @@
 // built: prebuilds/linux-x64/sources.json records their hash per ABI.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { abiOf, compileInScratch, headersOf, prebuildPath, registryNode, root, SUPPORTED_MAJORS } from './addon-build.mjs';
+import { abiOf, compileInScratch, headersOf, installAddon, prebuildPath, registryNode, root, SUPPORTED_MAJORS } from './addon-build.mjs';
 
 if (process.platform !== 'linux' || process.arch !== 'x64') {
   console.error(`prebuild: builds linux-x64 binaries and must run on linux-x64 (this is ${process.platform}-${process.arch})`);
@@ -52,7 +52,7 @@ for (const major of majors.length > 0 ? majors : SUPPORTED_MAJORS) {
     console.error(`prebuild: Node.js ${node.version} could not load the binary built for it (${built})`);
     process.exit(1);
   }
-  copyFileSync(built, file);
+  installAddon(built, file);
   manifest[node.abi] = hash;
   writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
 }

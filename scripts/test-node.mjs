@@ -4,9 +4,9 @@
 // headers into build/abi-<NODE_MODULE_VERSION>/ (beside the default build, which stays untouched;
 // the loader looks there first), then runs vitest with that node.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { compileInScratch, registryNode, root } from './addon-build.mjs';
+import { compileInScratch, installAddon, registryNode, root } from './addon-build.mjs';
 
 const [major, ...rest] = process.argv.slice(2);
 if (!/^\d+$/.test(major ?? '')) {
@@ -19,7 +19,7 @@ console.log(`test:node: Node.js ${version} (NODE_MODULE_VERSION ${abi})`);
 const built = compileInScratch({ scratch: join(root, '.cache', `build-${major}`), nodeDir });
 const target = join(root, 'build', `abi-${abi}`);
 mkdirSync(target, { recursive: true });
-copyFileSync(built, join(target, 'greenfiber.node'));
+installAddon(built, join(target, 'greenfiber.node'));
 
 const pathWithNode = `${dirname(nodeBin)}:${process.env.PATH}`;
 const isBench = rest[0] === '--bench';

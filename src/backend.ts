@@ -27,29 +27,25 @@ export function chooseBackend(env: NodeJS.ProcessEnv = process.env): BackendName
 
 // glibc carries out a set*id call in a multi-threaded process by signalling every thread listed
 // and waiting for each to acknowledge, addressing a thread by its TCB. A fiber of the in-thread
-// backend runs on another pthread's TCB, so a set*id call made inside one waits forever.
+// backend runs on another pthread's TCB, so a set*id call made inside one would wait forever; made
+// on the main fiber (the thread's own TCB, every fiber's donor parked on its own) it works.
 const setIdCalls = ['setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'initgroups'] as const;
 
 /**
- * Makes process.setuid() and its kin throw a FiberError when called inside a fiber other than the
- * main one (they would hang there under the in-thread backend). Idempotent.
+ * Makes process.setuid() and its kin run on the main fiber when called inside another fiber (they
+ * would hang there under the in-thread backend): `onMain` switches to the main fiber, runs the
+ * call and switches straight back, nothing else running in between. Idempotent.
  */
-export function guardSetIdCalls(inOtherFiber: () => boolean): void {
+export function guardSetIdCalls(onMain: <T>(fn: () => T) => T): void {
   const proc = process as unknown as Record<string, unknown>;
   for (const name of setIdCalls) {
     const original = proc[name];
     if (typeof original !== 'function' || (original as { greenfiberGuarded?: boolean }).greenfiberGuarded) continue;
     const guarded = function (this: unknown, ...args: unknown[]): unknown {
-      if (inOtherFiber()) {
-        throw new FiberError(
-          `process.${name}() cannot be called inside a fiber under the in-thread backend (GREENFIBER_BACKEND=tcb): ` +
-            "glibc's set*id broadcast would wait forever for this fiber's borrowed thread. Call it from the main fiber " +
-            '(outside any greenlet, e.g. before starting them), or set GREENFIBER_BACKEND=thread',
-        );
-      }
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
+      return onMain(() => (original as (...a: unknown[]) => unknown).apply(this, args));
     };
     Object.defineProperty(guarded, 'name', { value: name });
+    Object.defineProperty(guarded, 'length', { value: (original as (...a: unknown[]) => unknown).length });
     Object.defineProperty(guarded, 'greenfiberGuarded', { value: true });
     proc[name] = guarded;
   }

@@ -453,10 +453,7 @@ function guardThreadBound(): void {
   guardThreadBoundCalls(callOnMain);
 }
 if (tlsLoaded()) guardThreadBound();
-if (binding.stats().backend === 'tcb') {
-  const mainHandle = Fiber.handleOf(mainFiber);
-  guardSetIdCalls(() => binding.current() !== mainHandle);
-}
+if (binding.stats().backend === 'tcb') guardSetIdCalls(callOnMain);
 
 /** What fiberStats() reports. Counts are for this thread's isolate (each worker_thread has its own) unless said otherwise. */
 export interface FiberStats {

@@ -1,6 +1,7 @@
 // Waiting on anything: wait() (one object), waitAll() and iwait() (many), blocking() (an async
 // function made blocking). Objects are promises/thenables or waitables (Greenlet, Event,
 // AsyncResult, anything implementing src/waitable.ts).
+import { types } from 'node:util';
 import { Fiber } from './fiber';
 import { FiberError } from './errors';
 import { liveGreenlets } from './live-greenlets';
@@ -13,8 +14,29 @@ import { isWaitable, kLink, kReady, kResult, kUnlink, type Waitable } from './wa
 /** Anything wait() accepts. */
 export type WaitableLike<T = unknown> = PromiseLike<T> | Waitable<T>;
 
-/** The outcome of every promise we have seen settle, so waiting on it again never parks. */
-const settled = new WeakMap<object, { ok: boolean; value: unknown }>();
+/**
+ * The outcome of every promise we have seen settle, so waiting on it again never parks. A native
+ * promise carries it under a symbol of ours; other thenables (a Proxy, a frozen promise, a
+ * thenable object whose properties could be observed) are kept in a WeakMap. A WeakMap entry per
+ * wait() cost a wait about a tenth of its CPU time (ephemeron barriers and every scavenge
+ * clearing old entries).
+ */
+const settled = new WeakMap<object, Outcome>();
+const kSettled = Symbol('greenfiber.settled');
+interface Outcome {
+  ok: boolean;
+  value: unknown;
+}
+
+function remember(object: object, ok: boolean, value: unknown): void {
+  const outcome: Outcome = { ok, value };
+  if (types.isPromise(object) && Object.isExtensible(object)) (object as { [kSettled]?: Outcome })[kSettled] = outcome;
+  else settled.set(object, outcome);
+}
+
+function outcomeOf(object: object): Outcome | undefined {
+  return types.isPromise(object) ? ((object as { [kSettled]?: Outcome })[kSettled] ?? settled.get(object)) : settled.get(object);
+}
 
 /** @internal Whether `value` has a callable `then`. */
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -67,7 +89,7 @@ export function wait<T>(object: WaitableLike<T>, options: { timeout?: number | n
     return object[kResult]() as T;
   }
   if (isThenable(object)) {
-    const known = settled.get(object);
+    const known = outcomeOf(object);
     if (known !== undefined) {
       if (known.ok) return known.value as T;
       throw known.value;
@@ -75,11 +97,11 @@ export function wait<T>(object: WaitableLike<T>, options: { timeout?: number | n
     const waiter = new Waiter<T>();
     object.then(
       (value) => {
-        settled.set(object, { ok: true, value });
+        remember(object, true, value);
         waiter.switch(value);
       },
       (error: unknown) => {
-        settled.set(object, { ok: false, value: error });
+        remember(object, false, error);
         waiter.throw(error);
       },
     );
@@ -137,16 +159,16 @@ function* iwaitChecked<O extends WaitableLike<any>>(list: O[], timeout: number |
       const callback = (): void => onReady(object);
       object[kLink](callback);
       linked.push([object, callback]);
-    } else if (settled.has(object)) {
+    } else if (outcomeOf(object) !== undefined) {
       ready.push(object);
     } else {
       (object as PromiseLike<unknown>).then(
         (value) => {
-          settled.set(object, { ok: true, value });
+          remember(object, true, value);
           onReady(object);
         },
         (error: unknown) => {
-          settled.set(object, { ok: false, value: error });
+          remember(object, false, error);
           onReady(object);
         },
       );

@@ -66,6 +66,43 @@ describe('wait', () => {
     });
   });
 
+  it('a promise or thenable seen to settle is ready at once the next time, however it was made', async () => {
+    await inGreenlet(() => {
+      const parks = (fn: () => unknown): boolean => {
+        // Parking lets the loop run: a setImmediate callback queued before it has run after it.
+        let ran = false;
+        setImmediate(() => (ran = true));
+        fn();
+        return ran;
+      };
+      const plain = delay(1, 'plain');
+      const frozen = Object.freeze(delay(1, 'frozen'));
+      const proxied = new Proxy(delay(1, 'proxied'), {
+        get: (target, key) => {
+          const value = Reflect.get(target, key, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+        set: () => {
+          throw new Error('the proxy was written to');
+        },
+      });
+      const rejected = delay(1, 'x').then(() => {
+        throw new RangeError('rejected later');
+      });
+      rejected.catch(() => {}); // handled: it rejects before wait() gets to it
+      const thenable = { then: (resolve: (v: string) => void) => setTimeout(() => resolve('thenable'), 1) };
+      const all = [plain, frozen, proxied, thenable as unknown as PromiseLike<string>] as const;
+      expect(all.map((p) => wait(p))).toEqual(['plain', 'frozen', 'proxied', 'thenable']);
+      expect(() => wait(rejected)).toThrow(RangeError);
+      for (const p of all) expect(parks(() => wait(p))).toBe(false);
+      expect(parks(() => expect(() => wait(rejected)).toThrow('rejected later'))).toBe(false);
+      expect(Object.isFrozen(frozen)).toBe(true);
+      expect(Object.keys(plain)).toEqual([]);
+      // iwait sees them ready too, at once and in the given order.
+      expect(parks(() => expect([...iwait(all)]).toEqual([...all]))).toBe(false);
+    });
+  });
+
   it('waits for greenlets, Events, AsyncResults and any waitable', async () => {
     await inGreenlet(() => {
       expect(wait(spawn(() => (sleep(1), 'greenlet')))).toBe('greenlet');
