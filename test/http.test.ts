@@ -413,6 +413,32 @@ describe('interrupted requests leave no connection behind', () => {
     });
   });
 
+  // A TCP server that accepts and never answers the TLS handshake: an https request to it stays
+  // in the connect phase (until connectTimeout, 10 s by default).
+  it.each(Object.keys(interrupters).concat('its own timeout').flatMap((how) => [[how, false], [how, true]] as Array<[string, boolean]>))(
+    'a request still connecting (TLS handshake stalled), interrupted by %s (following redirects: %s), closes its connection at once',
+    async (how, follow) => {
+      const silent = net.createServer((socket) => socket.resume());
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const accepted = (): number => blocking(() => new Promise<number>((resolve, reject) => silent.getConnections((error, n) => (error ? reject(error) : resolve(n)))))();
+      try {
+        await inGreenlet(() => {
+          const url = `https://127.0.0.1:${(silent.address() as net.AddressInfo).port}/`;
+          const baseline = settledFds();
+          const extra = follow ? { maxRedirections: 2 } : {};
+          const outcome = how === 'its own timeout' ? caught(() => get(url, { timeout: 60, ...extra })) : interrupters[how](() => get(url, extra));
+          expect(outcome instanceof GreenletExit || outcome instanceof Timeout || outcome instanceof HttpTimeoutError).toBe(true);
+          expect(accepted()).toBeLessThanOrEqual(1);
+          expect(eventually(() => accepted() === 0)).toBe(true);
+          expect(eventually(() => fds() <= baseline)).toBe(true);
+          expect(get(`${stallBase}/ok`).text()).toBe('ok');
+        });
+      } finally {
+        silent.close();
+      }
+    },
+  );
+
   it('a request interrupted while it waits for a pooled connection opens none, and the pool goes on', async () => {
     await inGreenlet(() => {
       closeAll();

@@ -13,6 +13,11 @@ import { wait } from '../wait';
 export interface Tracker {
   /** The socket the request is on, from its headers being sent until its response ended. */
   socket: net.Socket | undefined;
+  /**
+   * A connection a shared pool began establishing for this request (its dispatch started it: it
+   * is that connection's only request), until the request is sent on a socket or ends.
+   */
+  connecting: net.Socket | undefined;
   /** Set once the caller gave up on the request: a later dispatch of it is refused. */
   interrupted: boolean;
   /** undici's controller of the request once it started (aborts it; set by the tracking interceptor). */
@@ -28,7 +33,7 @@ export interface Tracker {
 
 /** A tracker for a new request. */
 export function newTracker(): Tracker {
-  return { socket: undefined, interrupted: false, controller: undefined, abortController: undefined, fail: undefined };
+  return { socket: undefined, connecting: undefined, interrupted: false, controller: undefined, abortController: undefined, fail: undefined };
 }
 
 export const kTracker = Symbol('greenfiber.http.tracker');
@@ -51,6 +56,7 @@ type TrackedSocket = net.Socket & { [kRiders]?: number };
 
 function board(tracker: Tracker, socket: net.Socket): void {
   leaveSocket(tracker);
+  tracker.connecting = undefined;
   tracker.socket = socket;
   const tracked = socket as TrackedSocket;
   tracked[kRiders] = (tracked[kRiders] ?? 0) + 1;
@@ -97,12 +103,14 @@ class TrackingHandler implements Dispatcher.DispatchHandler {
 
   onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
     leaveSocket(this.tracker);
+    this.tracker.connecting = undefined;
     this.tracker.controller = undefined;
     this.inner.onResponseEnd?.(controller, trailers);
   }
 
   onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
     leaveSocket(this.tracker);
+    this.tracker.connecting = undefined;
     this.tracker.controller = undefined;
     this.inner.onResponseError?.(controller, error);
   }
@@ -122,13 +130,25 @@ export function dispatchTracked<T>(tracker: Tracker, start: () => T): T {
   }
 }
 
+// The tracker whose request undici is dispatching now, below the tracking interceptor: a shared
+// pool's connector called meanwhile opens the connection for that request alone (undici connects
+// synchronously in dispatch when no pooled connection is free).
+let opening: Tracker | undefined;
+
 const track: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, handler) => {
   let tracker = (options as { [kTracker]?: Tracker })[kTracker];
   if (tracker === undefined && dispatching !== undefined) {
     tracker = dispatching;
     dispatching = undefined; // one request only
   }
-  return dispatch(options, tracker === undefined ? handler : new TrackingHandler(handler, tracker));
+  if (tracker === undefined) return dispatch(options, handler);
+  const outer = opening;
+  opening = tracker;
+  try {
+    return dispatch(options, new TrackingHandler(handler, tracker));
+  } finally {
+    opening = outer;
+  }
 };
 
 /**
@@ -145,6 +165,11 @@ export function interruptRequest(tracker: Tracker, reason?: Error): void {
   const alone = socket !== undefined && (socket as TrackedSocket)[kRiders] === 1 && (socket as { alpnProtocol?: unknown }).alpnProtocol !== 'h2';
   leaveSocket(tracker);
   if (alone && !socket.destroyed) socket.destroy(cause);
+  // A connection still being established for this request alone (a stalled TCP or TLS handshake)
+  // would otherwise stay open until connectTimeout.
+  const connecting = tracker.connecting;
+  tracker.connecting = undefined;
+  if (socket === undefined && connecting !== undefined && !connecting.destroyed && !((connecting as TrackedSocket)[kRiders]! > 0)) connecting.destroy(cause);
   const controller = tracker.controller;
   tracker.controller = undefined;
   if (controller !== undefined && !controller.aborted) controller.abort(cause);
@@ -197,6 +222,7 @@ export function agentFor(connections: number | undefined, connectTimeout: number
       if (socket !== undefined) {
         sockets.add(socket);
         socket.once('close', () => sockets.delete(socket));
+        if (opening !== undefined) opening.connecting = socket;
       }
     };
     const agent = new Agent({ connections: connections ?? null, connect });
