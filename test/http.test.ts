@@ -439,6 +439,40 @@ describe('interrupted requests leave no connection behind', () => {
     },
   );
 
+  // Requests queued behind a full pool and then given up on stay in undici's queue: undici would
+  // open a connection for each in turn (to refuse it), and against a stalled handshake each would
+  // stay open until connectTimeout. With nothing left waiting, none is opened and none stays.
+  it.each([
+    ['a server that answers nothing', 'http'],
+    ['a server that stalls the TLS handshake', 'https'],
+  ])('requests killed while queued for a full pool, %s: no connection opened for them, none left', async (_, scheme) => {
+    let accepted = 0;
+    const silent = net.createServer((socket) => {
+      accepted++;
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const open = (): number => blocking(() => new Promise<number>((resolve, reject) => silent.getConnections((error, n) => (error ? reject(error) : resolve(n)))))();
+    try {
+      await inGreenlet(() => {
+        const url = `${scheme}://127.0.0.1:${(silent.address() as net.AddressInfo).port}/`;
+        const baseline = settledFds();
+        const greenlets = Array.from({ length: 60 }, (_, i) => spawn(() => get(url, { connections: 4, maxRedirections: i % 2 })));
+        expect(eventually(() => accepted === 4)).toBe(true);
+        sleep(20);
+        killAll(greenlets);
+        expect(eventually(() => open() === 0)).toBe(true);
+        expect(eventually(() => fds() <= baseline)).toBe(true);
+        sleep(50); // a connection opened for a queued request would have arrived by now
+        expect(accepted).toBe(4);
+        expect(open()).toBe(0);
+        expect(get(`${stallBase}/ok`, { connections: 4 }).text()).toBe('ok');
+      });
+    } finally {
+      silent.close();
+    }
+  });
+
   it('a request interrupted while it waits for a pooled connection opens none, and the pool goes on', async () => {
     await inGreenlet(() => {
       closeAll();

@@ -18,6 +18,8 @@ export interface Tracker {
    * is that connection's only request), until the request is sent on a socket or ends.
    */
   connecting: net.Socket | undefined;
+  /** The shared pool where this request waits to be sent (dispatched, not yet started), if any. */
+  waitingIn: Shared | undefined;
   /** Set once the caller gave up on the request: a later dispatch of it is refused. */
   interrupted: boolean;
   /** undici's controller of the request once it started (aborts it; set by the tracking interceptor). */
@@ -33,7 +35,7 @@ export interface Tracker {
 
 /** A tracker for a new request. */
 export function newTracker(): Tracker {
-  return { socket: undefined, connecting: undefined, interrupted: false, controller: undefined, abortController: undefined, fail: undefined };
+  return { socket: undefined, connecting: undefined, waitingIn: undefined, interrupted: false, controller: undefined, abortController: undefined, fail: undefined };
 }
 
 export const kTracker = Symbol('greenfiber.http.tracker');
@@ -78,6 +80,7 @@ class TrackingHandler implements Dispatcher.DispatchHandler {
   ) {}
 
   onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    stopWaiting(this.tracker);
     // A request given up on while it waited for a connection: refusing it here fails it without
     // touching the connection, which goes back to the pool healthy.
     if (this.tracker.interrupted) throw new Error('greenfiber/http: the request was interrupted before it was sent');
@@ -103,6 +106,7 @@ class TrackingHandler implements Dispatcher.DispatchHandler {
 
   onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
     leaveSocket(this.tracker);
+    stopWaiting(this.tracker);
     this.tracker.connecting = undefined;
     this.tracker.controller = undefined;
     this.inner.onResponseEnd?.(controller, trailers);
@@ -110,6 +114,7 @@ class TrackingHandler implements Dispatcher.DispatchHandler {
 
   onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
     leaveSocket(this.tracker);
+    stopWaiting(this.tracker);
     this.tracker.connecting = undefined;
     this.tracker.controller = undefined;
     this.inner.onResponseError?.(controller, error);
@@ -135,13 +140,18 @@ export function dispatchTracked<T>(tracker: Tracker, start: () => T): T {
 // synchronously in dispatch when no pooled connection is free).
 let opening: Tracker | undefined;
 
-const track: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, handler) => {
+/** The tracking interceptor; for a shared pool's dispatcher, `shared` counts the requests waiting in it. */
+const trackIn = (shared: Shared | undefined): Dispatcher.DispatcherComposeInterceptor => (dispatch) => (options, handler) => {
   let tracker = (options as { [kTracker]?: Tracker })[kTracker];
   if (tracker === undefined && dispatching !== undefined) {
     tracker = dispatching;
     dispatching = undefined; // one request only
   }
   if (tracker === undefined) return dispatch(options, handler);
+  if (shared !== undefined && tracker.waitingIn === undefined && !tracker.interrupted) {
+    tracker.waitingIn = shared;
+    shared.waiting++;
+  }
   const outer = opening;
   opening = tracker;
   try {
@@ -151,6 +161,15 @@ const track: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, h
   }
 };
 
+const track = trackIn(undefined);
+
+function stopWaiting(tracker: Tracker): void {
+  const shared = tracker.waitingIn;
+  if (shared === undefined) return;
+  tracker.waitingIn = undefined;
+  shared.waiting--;
+}
+
 /**
  * Gives up on a request: destroys the connection it is on (if it is alone there), aborts it, and
  * rejects what its caller waits for with `reason`. Idempotent.
@@ -158,6 +177,8 @@ const track: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, h
 export function interruptRequest(tracker: Tracker, reason?: Error): void {
   if (tracker.interrupted) return;
   tracker.interrupted = true;
+  const shared = tracker.waitingIn;
+  stopWaiting(tracker);
   const cause = reason ?? Object.assign(new Error('greenfiber/http: the request was interrupted'), { code: 'ECANCELED' });
   // An HTTP/2 session is never destroyed for one of its streams: aborting the stream (below) ends
   // it alone, and the session stays good for the others.
@@ -170,6 +191,12 @@ export function interruptRequest(tracker: Tracker, reason?: Error): void {
   const connecting = tracker.connecting;
   tracker.connecting = undefined;
   if (socket === undefined && connecting !== undefined && !connecting.destroyed && !((connecting as TrackedSocket)[kRiders]! > 0)) connecting.destroy(cause);
+  // It was the last request waiting in its shared pool: connections the pool opened for requests
+  // of its queue, all given up on now, and never used, go too (a stalled handshake would keep
+  // each until connectTimeout).
+  if (shared !== undefined && shared.waiting === 0) {
+    for (const pooled of shared.sockets) if ((pooled as TrackedSocket)[kRiders] === undefined && !pooled.destroyed) pooled.destroy(cause);
+  }
   const controller = tracker.controller;
   tracker.controller = undefined;
   if (controller !== undefined && !controller.aborted) controller.abort(cause);
@@ -204,7 +231,22 @@ dc.subscribe('undici:client:connected', (message) => {
 // The shared keep-alive pools: undici Agents (one Pool per origin each), by connection settings,
 // with every socket they opened, connecting ones included (closeAll() destroys them all; undici's
 // destroy() leaves a connection still being established to finish connecting first).
-const agents = new Map<string, { agent: Agent; dispatcher: Dispatcher; redirecting: Dispatcher; sockets: Set<net.Socket> }>();
+interface Shared {
+  agent: Agent;
+  dispatcher: Dispatcher;
+  redirecting: Dispatcher;
+  sockets: Set<net.Socket>;
+  /** Its requests dispatched and not yet sent, not given up on. */
+  waiting: number;
+}
+const agents = new Map<string, Shared>();
+
+// Every request a shared pool still has queued was given up on: undici would connect for each in
+// turn (then refuse it, onRequestStart), against a server that stalls a handshake for up to
+// connectTimeout each. Refused at once instead, no socket made.
+function noneWaiting(): Error {
+  return Object.assign(new Error('greenfiber/http: every request waiting for this connection was interrupted'), { code: 'ECANCELED' });
+}
 
 /**
  * The shared pool for these settings, tracked; with undici's redirect interceptor only when the
@@ -218,6 +260,12 @@ export function agentFor(connections: number | undefined, connectTimeout: number
     // buildConnector's function returns the socket it made (not in undici's types).
     const connector = buildConnector({ timeout: connectTimeout }) as unknown as (options: buildConnector.Options, callback: buildConnector.Callback) => net.Socket | undefined;
     const connect = (options: buildConnector.Options, callback: buildConnector.Callback): void => {
+      // opening: the dispatch of a request that waits (it opens its own connection). Otherwise undici
+      // connects for a request of its queue (a connection closed, or one came free).
+      if (opening === undefined && shared.waiting === 0) {
+        queueMicrotask(() => callback(noneWaiting(), null));
+        return;
+      }
       const socket = connector(options, callback);
       if (socket !== undefined) {
         sockets.add(socket);
@@ -227,7 +275,10 @@ export function agentFor(connections: number | undefined, connectTimeout: number
     };
     const agent = new Agent({ connections: connections ?? null, connect });
     // track first: it sees each hop of a redirect on its own connection.
-    entry = { agent, dispatcher: agent.compose(track), redirecting: agent.compose(track, interceptors.redirect()), sockets };
+    const shared: Shared = { agent, dispatcher: agent, redirecting: agent, sockets, waiting: 0 };
+    shared.dispatcher = agent.compose(trackIn(shared));
+    shared.redirecting = agent.compose(trackIn(shared), interceptors.redirect());
+    entry = shared;
     agents.set(key, entry);
   }
   return redirects === undefined || redirects === 0 ? entry.dispatcher : entry.redirecting;
