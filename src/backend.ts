@@ -1,6 +1,7 @@
 // Which native backend carries the fibers (GREENFIBER_BACKEND), and the guards the in-thread one needs.
 import { binding } from './binding';
 import { FiberError } from './errors';
+import { wrapOnMain } from './thread-bound';
 import { describe } from './validate';
 
 /** `'tcb'`: fibers run on the switching thread itself; `'thread'`: each fiber is an OS thread. */
@@ -37,16 +38,5 @@ const setIdCalls = ['setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'init
  * call and switches straight back, nothing else running in between. Idempotent.
  */
 export function guardSetIdCalls(onMain: <T>(fn: () => T) => T): void {
-  const proc = process as unknown as Record<string, unknown>;
-  for (const name of setIdCalls) {
-    const original = proc[name];
-    if (typeof original !== 'function' || (original as { greenfiberGuarded?: boolean }).greenfiberGuarded) continue;
-    const guarded = function (this: unknown, ...args: unknown[]): unknown {
-      return onMain(() => (original as (...a: unknown[]) => unknown).apply(this, args));
-    };
-    Object.defineProperty(guarded, 'name', { value: name });
-    Object.defineProperty(guarded, 'length', { value: (original as (...a: unknown[]) => unknown).length });
-    Object.defineProperty(guarded, 'greenfiberGuarded', { value: true });
-    proc[name] = guarded;
-  }
+  wrapOnMain(process as unknown as Record<string, unknown>, setIdCalls, onMain);
 }

@@ -24,15 +24,13 @@ export function tlsLoaded(): boolean {
 }
 
 /**
- * @internal Wraps the functions in threadBoundTlsCalls so that they run through `onMain` (which
- * runs a function on the main fiber). Node's own callers (tls.connect, tls.Server, https, http2,
- * undici's connector) look `tls.createSecureContext` up on the module at each call, so they go
- * through the wrapper. Idempotent.
+ * @internal Replaces each function `names` names on `target` by one that runs it through `onMain`
+ * (which runs a function on the main fiber), with the same name, length, `this` and arguments.
+ * Idempotent: a function wrapped already is left as it is.
  */
-export function guardThreadBoundCalls(onMain: <T>(fn: () => T) => T): void {
-  const module = require('node:tls') as Record<string, unknown>;
-  for (const name of threadBoundTlsCalls) {
-    const original = module[name];
+export function wrapOnMain(target: Record<string, unknown>, names: readonly string[], onMain: <T>(fn: () => T) => T): void {
+  for (const name of names) {
+    const original = target[name];
     if (typeof original !== 'function' || (original as { greenfiberOnMain?: boolean }).greenfiberOnMain) continue;
     const guarded = function (this: unknown, ...args: unknown[]): unknown {
       return onMain(() => (original as (...a: unknown[]) => unknown).apply(this, args));
@@ -40,6 +38,15 @@ export function guardThreadBoundCalls(onMain: <T>(fn: () => T) => T): void {
     Object.defineProperty(guarded, 'name', { value: name });
     Object.defineProperty(guarded, 'length', { value: (original as (...a: unknown[]) => unknown).length });
     Object.defineProperty(guarded, 'greenfiberOnMain', { value: true });
-    module[name] = guarded;
+    target[name] = guarded;
   }
+}
+
+/**
+ * @internal Wraps the functions in threadBoundTlsCalls so that they run through `onMain`. Node's own
+ * callers (tls.connect, tls.Server, https, http2, undici's connector) look `tls.createSecureContext`
+ * up on the module at each call, so they go through the wrapper. Idempotent.
+ */
+export function guardThreadBoundCalls(onMain: <T>(fn: () => T) => T): void {
+  wrapOnMain(require('node:tls') as Record<string, unknown>, threadBoundTlsCalls, onMain);
 }
