@@ -1,5 +1,6 @@
-// Shared helpers for the test suite: running fixture scripts in a fresh process.
+// Shared helpers for the test suite: running fixture scripts in a fresh process, loopback ports.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import * as net from 'node:net';
 import * as path from 'node:path';
 
 export const root = path.resolve(__dirname, '..');
@@ -22,4 +23,13 @@ export function runFixture(name: string, args: string[] = [], options: { nodeArg
     input: options.input,
   });
   return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A loopback port nothing listens on: one a server just had and closed (connecting is refused). */
+export async function closedPort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { blocking, BlockingOnHubError, FiberError, GreenletExit, joinAll, killAll, sleep, spawn, Timeout, withTimeout } from '../dist/entries/index.js';
 import { closeAll, get, HttpBadUrlError, HttpBodyTooLargeError, HttpConnectionError, HttpError, HttpTimeoutError, request } from '../dist/entries/http.js';
 import { expectNoFiberLeft, inGreenlet, eventually, fds, settledFds } from './greenlet-helpers';
-import { runFixture } from './helpers';
+import { closedPort, runFixture } from './helpers';
 import { Agent, interceptors, MockAgent, Pool, type Dispatcher } from 'undici';
 
 afterEach(expectNoFiberLeft);
@@ -151,10 +151,7 @@ describe('request / get', () => {
   });
 
   it('sends a URL\'s user:password as Basic authorization (unless headers have one) and shows the password nowhere', async () => {
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as net.AddressInfo;
-    await new Promise((resolve) => probe.close(resolve));
+    const port = await closedPort();
     await inGreenlet(() => {
       const authorization = (response: { json(): unknown }) => {
         const raw = response.json() as string[];
@@ -271,10 +268,7 @@ describe('typed errors', () => {
   });
 
   it('refused connections, bad URLs and oversize bodies', async () => {
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as net.AddressInfo;
-    await new Promise((resolve) => probe.close(resolve));
+    const port = await closedPort();
     await inGreenlet(() => {
       const refused = caught(() => get(`http://127.0.0.1:${port}/`));
       expect(refused).toBeInstanceOf(HttpConnectionError);

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { blocking, spawn, joinAll, sleep, BlockingOnHubError, Event, GreenletExit, Timeout, withTimeout } from '../dist/entries/index.js';
 import { connect, IncompleteReadError, Socket, SocketClosedError, SocketTimeoutError, StreamServer } from '../dist/entries/net.js';
 import { expectNoFiberLeft, inGreenlet, caught, eventually, fds, settledFds } from './greenlet-helpers';
-import { runFixture } from './helpers';
+import { closedPort, runFixture } from './helpers';
 
 afterEach(expectNoFiberLeft);
 
@@ -138,10 +138,7 @@ describe('connect / Socket', () => {
   });
 
   it('connect to a closed port raises ECONNREFUSED; outside greenlets it is BlockingOnHubError', async () => {
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as net.AddressInfo;
-    await new Promise((resolve) => probe.close(resolve));
+    const port = await closedPort();
     await inGreenlet(() => {
       expect(() => connect(port, '127.0.0.1')).toThrow(expect.objectContaining({ code: 'ECONNREFUSED' }));
     });
