@@ -215,11 +215,6 @@ export class Fiber<T = unknown> {
     return transfer(this, Kind.Throw, error);
   }
 
-  /** @internal */
-  static handleOf(fiber: Fiber): Handle {
-    return fiber.#handle;
-  }
-
   /**
    * @internal The caller keeps `fiber` referenced for as long as it is started (a live greenlet is
    * in the live set), so it cannot be dropped while suspended: the native core's GC hints for
